@@ -1,0 +1,1 @@
+"""Evaluation and benchmark commands: `python -m bench <command> --help`."""

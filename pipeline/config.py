@@ -1,0 +1,119 @@
+"""One typed configuration for the CLI, the app and the API.
+
+Precedence: defaults < config file < environment (DRAPE_*) < arguments.
+The file is TOML or YAML, named by `--config` or DRAPE_CONFIG; keys are the
+field names below. Environment variables are DRAPE_<FIELD> in upper case,
+e.g. DRAPE_WEIGHT=0.7 or DRAPE_INDEX_DIR=/data/idx.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+ENV_PREFIX = "DRAPE_"
+DEFAULT_HOME = Path(os.environ.get("DRAPE_HOME", Path.home() / ".cache" / "drape"))
+
+
+class ConfigError(ValueError):
+    pass
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    # stages: backend names from each stage's registry
+    profile: Literal["offline", "online", "paper"] = "offline"
+    parser: str = "classical"
+    inpainter: str = "telea"
+    embedder: str = "efficientnet-lite0"
+    colour: str = "lab-hist"
+
+    # query processing
+    max_side: int = Field(512, ge=64, le=4096, description="images are downscaled to this longer side")
+    restore: bool = True
+    mask_background: bool = True
+    weight: float = Field(0.5, ge=0.0, le=1.0, description="w in w·shape + (1−w)·colour")
+    top_k: int = Field(10, ge=1, le=1000)
+
+    # rerank (β·overlap − α·rank); 0/0 disables it
+    alpha: float = Field(0.0, ge=0.0)
+    beta: float = Field(0.0, ge=0.0)
+    rerank_depth: int = Field(50, ge=1, le=1000)
+
+    # index
+    backend: str = "local"
+    index_dir: Path = DEFAULT_HOME / "index"
+    ann: Literal["auto", "exact", "hnsw"] = "auto"
+    ann_threshold: int = Field(100_000, ge=0, description="'auto' switches to HNSW above this many items")
+    es_index: str = "drape-items"
+
+    # ingest
+    batch_size: int = Field(32, ge=1, le=1024)
+    workers: int = Field(2, ge=1, le=64)
+    threads: int = Field(2, ge=1, le=64, description="CPU threads for torch/onnxruntime/OpenCV")
+
+    @field_validator("index_dir", mode="before")
+    @classmethod
+    def _expand(cls, v: Any) -> Any:
+        return Path(v).expanduser() if isinstance(v, (str, Path)) else v
+
+
+FIELDS = set(Settings.model_fields)
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"config file {path}: {exc.strerror or exc}") from None
+    try:
+        if path.suffix.lower() in (".yaml", ".yml"):
+            import yaml
+
+            data = yaml.safe_load(text) or {}
+        else:
+            import tomllib
+
+            data = tomllib.loads(text)
+    except Exception as exc:
+        raise ConfigError(f"config file {path} is not valid {path.suffix[1:] or 'TOML'}: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path}: expected a table of settings, got {type(data).__name__}")
+    unknown = set(data) - FIELDS
+    if unknown:
+        raise ConfigError(f"config file {path}: unknown settings {sorted(unknown)}; valid: {sorted(FIELDS)}")
+    return data
+
+
+def _from_env(environ: dict[str, str]) -> dict[str, Any]:
+    out = {}
+    for name in FIELDS:
+        key = ENV_PREFIX + name.upper()
+        if key in environ and environ[key] != "":
+            out[name] = environ[key]
+    return out
+
+
+def load(
+    file: str | os.PathLike | None = None,
+    overrides: dict[str, Any] | None = None,
+    environ: dict[str, str] | None = None,
+) -> Settings:
+    """Build Settings from the four layers; None-valued overrides are ignored."""
+    environ = dict(os.environ if environ is None else environ)
+    merged: dict[str, Any] = {}
+    file = file or environ.get(ENV_PREFIX + "CONFIG")
+    if file:
+        merged.update(_read_file(Path(file)))
+    merged.update(_from_env(environ))
+    merged.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    try:
+        return Settings(**merged)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'config'}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigError(f"bad configuration: {problems}") from None

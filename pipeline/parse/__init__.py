@@ -1,0 +1,7 @@
+"""Stage 1+2: garment regions and human parsing, one pass per image."""
+from ..registry import Registry
+from ..types import Parser
+
+PARSERS: Registry[Parser] = Registry("parser")
+
+from . import classical  # noqa: E402,F401  (registers "classical")

@@ -1,0 +1,7 @@
+"""Stage 4: restore the pixels the occluder mask removed."""
+from ..registry import Registry
+from ..types import Inpainter
+
+INPAINTERS: Registry[Inpainter] = Registry("inpainter")
+
+from . import opencv  # noqa: E402,F401  (registers "telea", "ns", "fsr")

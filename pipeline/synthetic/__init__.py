@@ -1,0 +1,1 @@
+"""Generators for data the project makes itself: product shots and occluders."""
