@@ -1,0 +1,135 @@
+"""`python -m pipeline ingest|search|info`: the command-line contract.
+
+Exit codes: 0 success, 1 the work failed (e.g. nothing could be indexed),
+2 bad input (arguments, configuration, image, catalogue or index).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any
+
+from . import config as config_mod
+from .imageio import ImageError
+from .registry import UnknownBackend
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", help="TOML or YAML settings file (also DRAPE_CONFIG)")
+    p.add_argument("--index", dest="index_dir", help="index directory (local backend)")
+    p.add_argument("--backend", help="index backend: local or elasticsearch")
+    p.add_argument("--parser", help="parser backend")
+    p.add_argument("--inpainter", help="inpainting backend")
+    p.add_argument("--embedder", help="shape/style embedder backend")
+    p.add_argument("--threads", type=int, help="CPU threads for the models")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="python -m pipeline", description="Occlusion-robust fashion image search.")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("ingest", help="index a folder of images or a catalogue CSV")
+    p.add_argument("source", help="folder (category = first sub-folder) or CSV (image,title,url,category,...)")
+    p.add_argument("--limit", type=int, help="index at most N items")
+    p.add_argument("--batch-size", type=int, dest="batch_size")
+    p.add_argument("--workers", type=int)
+    _common(p)
+
+    p = sub.add_parser("search", help="search the index with a photo")
+    p.add_argument("image")
+    p.add_argument("--top-k", type=int, dest="top_k")
+    p.add_argument("--weight", type=float, help="w in w·shape + (1−w)·colour, 0..1")
+    p.add_argument("--no-restore", dest="restore", action="store_const", const=False,
+                   help="skip occluder removal and restoration")
+    p.add_argument("--filter", action="append", default=[], metavar="FIELD=VALUE",
+                   help="restrict candidates, e.g. category=dress (repeatable; same field = OR)")
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+    _common(p)
+
+    p = sub.add_parser("info", help="describe an index")
+    p.add_argument("--json", action="store_true")
+    _common(p)
+    return ap
+
+
+def parse_filters(values: list[str]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for v in values:
+        field, sep, value = v.partition("=")
+        if not sep or not field.strip() or not value.strip():
+            raise ValueError(f"--filter expects FIELD=VALUE, got {v!r}")
+        out.setdefault(field.strip(), []).append(value.strip())
+    return out
+
+
+def settings_from(args: argparse.Namespace) -> config_mod.Settings:
+    keys = set(config_mod.FIELDS)
+    overrides: dict[str, Any] = {k: v for k, v in vars(args).items() if k in keys}
+    return config_mod.load(args.config, overrides)
+
+
+def _engine(settings, create: bool):
+    from .engine import Engine
+    from .index import open_index
+
+    engine = Engine(settings)
+    engine.index = open_index(settings, engine.signature(), create=create)
+    return engine
+
+
+def cmd_ingest(args, settings) -> int:
+    from .ingest import ingest
+
+    engine = _engine(settings, create=True)
+    report = ingest(engine, engine.index, args.source, limit=args.limit)
+    print(report.summary())
+    print(f"index: {settings.index_dir} ({engine.index.count()} items)")
+    return 1 if report.total and not report.indexed and not report.skipped else 0
+
+
+def cmd_search(args, settings) -> int:
+    engine = _engine(settings, create=False)
+    result = engine.search(args.image, filters=parse_filters(args.filter))
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+        return 0
+    a = result.analysis
+    print(f"{len(result.hits)} results  (w={result.weight:.2f}, occluded {a.region.occluded_fraction:.1%} of the garment, "
+          f"restore={a.restoration.backend})")
+    print(f"{'rank':>4}  {'score':>7}  {'shape':>7}  {'colour':>7}  id")
+    for h in result.hits:
+        print(f"{h.rank:>4}  {h.score:7.4f}  {h.shape:7.4f}  {h.colour:7.4f}  {h.item.id}")
+    print("timings (ms): " + ", ".join(f"{k} {v * 1000:.1f}" for k, v in result.timings.items()))
+    return 0
+
+
+def cmd_info(args, settings) -> int:
+    from .index import INDEXES
+
+    index = INDEXES.create(settings.backend, path=settings.index_dir, es_index=settings.es_index)
+    info = index.info()
+    if args.json:
+        print(json.dumps(info, indent=2, default=str))
+    else:
+        for k, v in info.items():
+            print(f"{k:>12}: {v}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from .index import IndexError_
+    from .ingest import SourceError
+
+    try:
+        settings = settings_from(args)
+        return {"ingest": cmd_ingest, "search": cmd_search, "info": cmd_info}[args.command](args, settings)
+    except (config_mod.ConfigError, UnknownBackend, ImageError, IndexError_, SourceError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: committed batches are kept; re-run to resume", file=sys.stderr)
+        return 130

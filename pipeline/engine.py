@@ -1,0 +1,175 @@
+"""The pipeline: photo → parse → region → remove/restore → features → index search.
+
+`Engine.analyse` runs the models once and returns an `Analysis` with every
+intermediate and its timing; `Engine.rank` turns a cached analysis into
+results for any weight, top-k or filter without touching a model, which is
+what makes the app's sliders instant.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Callable
+
+import cv2
+import numpy as np
+
+from . import imageio
+from .colour import COLOURS
+from .config import Settings
+from .embed import EMBEDDERS
+from .index import Filters, Index
+from .parse import PARSERS
+from .region import product_region
+from .restore import INPAINTERS
+from .types import Analysis, Features, Restoration, SearchResult
+
+FILL = 255  # product shots sit on white; so does the background we mask away
+
+
+def garment_crop(image: np.ndarray, mask: np.ndarray, mask_background: bool, margin: float = 0.04) -> np.ndarray:
+    """The garment's bounding box, background whitened, padded to a square."""
+    h, w = mask.shape
+    if mask.sum() < 0.002 * h * w:  # nothing credible found: embed the whole photo
+        mask = np.ones_like(mask)
+    ys, xs = np.nonzero(mask)
+    pad = int(margin * max(h, w))
+    y0, y1 = max(0, ys.min() - pad), min(h, ys.max() + pad + 1)
+    x0, x1 = max(0, xs.min() - pad), min(w, xs.max() + pad + 1)
+    crop = image[y0:y1, x0:x1]
+    if mask_background:
+        # A feathered edge: a hard cut-out puts a fake contour into the CNN's view.
+        soft = cv2.GaussianBlur(mask[y0:y1, x0:x1].astype(np.float32), (0, 0), 1.5)[..., None]
+        crop = (crop.astype(np.float32) * soft + FILL * (1.0 - soft)).round().astype(np.uint8)
+    ch, cw = crop.shape[:2]
+    side = max(ch, cw)
+    out = np.full((side, side, 3), FILL, np.uint8)
+    oy, ox = (side - ch) // 2, (side - cw) // 2
+    out[oy:oy + ch, ox:ox + cw] = crop
+    return out
+
+
+def removed_view(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The image with occluder pixels blanked to a checkerboard, for display."""
+    if not mask.any():
+        return image
+    out = image.copy()
+    yy, xx = np.indices(mask.shape)
+    checker = np.where(((yy // 8 + xx // 8) % 2)[..., None] == 0, 200, 150).astype(np.uint8)
+    out[mask] = np.repeat(checker, 3, axis=2)[mask]
+    return out
+
+
+class Engine:
+    def __init__(self, settings: Settings, index: Index | None = None):
+        self.settings = settings
+        self.index = index
+        cv2.setNumThreads(settings.threads)
+        PARSERS.check(settings.parser)
+        INPAINTERS.check(settings.inpainter)
+        EMBEDDERS.check(settings.embedder)
+        COLOURS.check(settings.colour)
+        self._lock = threading.Lock()
+        self._backends: dict[str, Any] = {}
+
+    # Backends build on first use, so `info` and `--help` never load a model.
+    def _get(self, key: str, make: Callable[[], Any]) -> Any:
+        with self._lock:
+            if key not in self._backends:
+                self._backends[key] = make()
+            return self._backends[key]
+
+    @property
+    def parser(self):
+        return self._get("parser", lambda: PARSERS.create(self.settings.parser))
+
+    @property
+    def inpainter(self):
+        return self._get("inpainter", lambda: INPAINTERS.create(self.settings.inpainter))
+
+    @property
+    def embedder(self):
+        return self._get("embedder", lambda: EMBEDDERS.create(self.settings.embedder, threads=self.settings.threads))
+
+    @property
+    def colour(self):
+        return self._get("colour", lambda: COLOURS.create(self.settings.colour))
+
+    def signature(self) -> dict[str, Any]:
+        """What an index must have been built with to be searchable by this engine."""
+        return {"embedder": self.settings.embedder, "colour": self.settings.colour,
+                "shape_dim": self.embedder.dim, "colour_dim": self.colour.dim}
+
+    # -- analysis ------------------------------------------------------------------
+    def prepare(self, image: Any) -> tuple[np.ndarray, dict[str, float]]:
+        t0 = time.perf_counter()
+        rgb = imageio.load_image(image)
+        t1 = time.perf_counter()
+        rgb = imageio.fit(rgb, self.settings.max_side)
+        return rgb, {"decode": t1 - t0, "resize": time.perf_counter() - t1}
+
+    def _regions(self, rgb: np.ndarray, restore: bool, garment: int, timings: dict[str, float]):
+        t = time.perf_counter()
+        parsing = self.parser.parse(rgb)
+        timings["parse"] = time.perf_counter() - t
+        region = product_region(parsing, garment)
+        timings["region"] = region.seconds
+        t = time.perf_counter()
+        if restore:
+            restored = self.inpainter.inpaint(rgb, region.occluder)
+            backend = self.inpainter.name
+        else:
+            restored, backend = rgb, "off"
+        timings["restore"] = time.perf_counter() - t
+        restoration = Restoration(removed_view(rgb, region.occluder), restored, backend, timings["restore"])
+        # Restored pixels count as garment; removed-only ones (backend "none") do not.
+        # Without restoration the occluder stays part of the garment's pixels, as it would
+        # in a pipeline that never looked for it: that is the baseline the patent beats.
+        colour_mask = region.product & ~region.occluder if backend == "none" else region.product
+        t = time.perf_counter()
+        crop = garment_crop(restored, region.product, self.settings.mask_background)
+        timings["crop"] = time.perf_counter() - t
+        return parsing, region, restoration, crop, colour_mask
+
+    def analyse(self, image: Any, restore: bool | None = None, garment: int = 0) -> Analysis:
+        restore = self.settings.restore if restore is None else restore
+        rgb, timings = self.prepare(image)
+        parsing, region, restoration, crop, colour_mask = self._regions(rgb, restore, garment, timings)
+        t = time.perf_counter()
+        shape = self.embedder.embed([crop])[0]
+        timings["embed"] = time.perf_counter() - t
+        t = time.perf_counter()
+        colour = self.colour.histogram(restoration.restored, colour_mask)
+        timings["colour"] = time.perf_counter() - t
+        feats = Features(shape, colour, {"embed": timings["embed"], "colour": timings["colour"]})
+        return Analysis(rgb, parsing, region, restoration, feats, crop, timings)
+
+    def features_many(self, images: list[np.ndarray], restore: bool | None = None, pool=None) -> list[Features]:
+        """Batched features for ingest: regions per image (in `pool` if given), one CNN batch."""
+        restore = self.settings.restore if restore is None else restore
+
+        def one(img: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            rgb = imageio.fit(imageio.as_rgb(img), self.settings.max_side)
+            _, _, restoration, crop, colour_mask = self._regions(rgb, restore, 0, {})
+            return crop, self.colour.histogram(restoration.restored, colour_mask)
+
+        done = list(pool.map(one, images)) if pool is not None else [one(im) for im in images]
+        crops, colours = [c for c, _ in done], [h for _, h in done]
+        shapes = self.embedder.embed(crops)
+        return [Features(s, c) for s, c in zip(shapes, colours)]
+
+    # -- search --------------------------------------------------------------------
+    def rank(self, analysis: Analysis, weight: float | None = None, top_k: int | None = None,
+             filters: Filters | None = None) -> SearchResult:
+        if self.index is None:
+            raise RuntimeError("this engine has no index to search")
+        weight = self.settings.weight if weight is None else float(weight)
+        top_k = self.settings.top_k if top_k is None else int(top_k)
+        t = time.perf_counter()
+        hits = self.index.search(analysis.features.shape, analysis.features.colour, weight, top_k, filters)
+        timings = dict(analysis.timings, search=time.perf_counter() - t)
+        return SearchResult(hits, timings, weight, analysis)
+
+    def search(self, image: Any, weight: float | None = None, top_k: int | None = None,
+               restore: bool | None = None, filters: Filters | None = None) -> SearchResult:
+        return self.rank(self.analyse(image, restore), weight, top_k, filters)

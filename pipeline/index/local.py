@@ -1,0 +1,223 @@
+"""The embedded index: SQLite is the truth, a numpy snapshot is the speed.
+
+Each batch of items (metadata and both vectors) is written in one SQLite
+transaction, so a crash mid-ingest leaves every committed batch intact and
+nothing half-written; re-running skips content hashes already present. A
+`generation` counter bumps with every write; the search matrix (and the HNSW
+graph for big catalogues) is a snapshot tagged with the generation it was
+built from, rebuilt when stale and replaced atomically on disk.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..types import Hit, Item
+from . import INDEXES, Filters, IndexError_, weighted_query
+from .snapshot import Snapshot
+
+FORMAT = "drape-local"
+VERSION = 1
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS items (
+    row INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    image TEXT NOT NULL,
+    title TEXT, url TEXT, category TEXT,
+    attributes TEXT NOT NULL DEFAULT '{}',
+    content_hash TEXT,
+    shape BLOB NOT NULL,
+    colour BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS items_hash ON items(content_hash);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+"""
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+@INDEXES.register("local")
+class LocalIndex:
+    name = "local"
+
+    def __init__(self, path: str | os.PathLike, shape_dim: int | None = None, colour_dim: int | None = None,
+                 create: bool = False, ann: str = "auto", ann_threshold: int = 100_000,
+                 signature: dict[str, Any] | None = None, threads: int = 2, **_: Any):
+        self.path = Path(path)
+        self.ann, self.ann_threshold, self.threads = ann, ann_threshold, threads
+        manifest = self.path / "manifest.json"
+        if manifest.exists():
+            self.manifest = self._read_manifest(manifest)
+            self._check_signature(signature or {}, shape_dim, colour_dim)
+        elif create:
+            if shape_dim is None or colour_dim is None:
+                raise IndexError_("creating an index needs the vector sizes")
+            if self.path.exists() and any(self.path.iterdir()):
+                raise IndexError_(f"{self.path} exists and is not a drape index; choose an empty or new directory")
+            self.path.mkdir(parents=True, exist_ok=True)
+            self.manifest = {"format": FORMAT, "version": VERSION, "shape_dim": shape_dim,
+                             "colour_dim": colour_dim, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                             **(signature or {})}
+            _atomic_write(manifest, json.dumps(self.manifest, indent=2))
+        else:
+            what = "does not exist" if not self.path.exists() else "is not a drape index (no manifest.json)"
+            raise IndexError_(f"index {self.path} {what}; build one with: python -m pipeline ingest SOURCE --index {self.path}")
+        self.shape_dim = int(self.manifest["shape_dim"])
+        self.colour_dim = int(self.manifest["colour_dim"])
+        self._lock = threading.RLock()
+        try:
+            self._db = sqlite3.connect(self.path / "items.sqlite", check_same_thread=False, timeout=30)
+            self._db.executescript(SCHEMA)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+        except sqlite3.DatabaseError as exc:
+            raise IndexError_(f"index {self.path} is damaged or not an index database: {exc}") from None
+        self._snap: Snapshot | None = None
+
+    # -- identity ------------------------------------------------------------
+    def _read_manifest(self, path: Path) -> dict[str, Any]:
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise IndexError_(f"index manifest {path} is unreadable: {exc}") from None
+        if data.get("format") != FORMAT:
+            raise IndexError_(f"{self.path} holds a {data.get('format')!r} index, not a {FORMAT!r} one")
+        if int(data.get("version", 0)) > VERSION:
+            raise IndexError_(f"{self.path} was written by a newer version (format v{data['version']}); upgrade drape")
+        return data
+
+    def _check_signature(self, signature: dict[str, Any], shape_dim: int | None, colour_dim: int | None) -> None:
+        want = dict(signature, **({"shape_dim": shape_dim} if shape_dim else {}),
+                    **({"colour_dim": colour_dim} if colour_dim else {}))
+        clash = {k: (self.manifest.get(k), v) for k, v in want.items() if k in self.manifest and self.manifest[k] != v}
+        if clash:
+            detail = ", ".join(f"{k}: index has {a!r}, config wants {b!r}" for k, (a, b) in clash.items())
+            raise IndexError_(f"index {self.path} was built with other settings ({detail}); "
+                              "re-ingest into a new directory or change the configuration")
+
+    # -- writes ----------------------------------------------------------------
+    def _bump(self, cur: sqlite3.Cursor) -> None:
+        cur.execute("INSERT INTO meta(key, value) VALUES('generation', '1') "
+                    "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
+
+    def add(self, items: list[Item], shape: np.ndarray, colour: np.ndarray) -> int:
+        """Upsert by id, all or nothing for the batch."""
+        shape = np.asarray(shape, np.float32).reshape(len(items), self.shape_dim)
+        colour = np.asarray(colour, np.float32).reshape(len(items), self.colour_dim)
+        rows = [(it.id, it.image, it.title, it.url, it.category, json.dumps(it.attributes, sort_keys=True),
+                 it.content_hash, shape[i].tobytes(), colour[i].tobytes()) for i, it in enumerate(items)]
+        with self._lock, self._db:
+            cur = self._db.cursor()
+            cur.executemany(
+                "INSERT INTO items(id, image, title, url, category, attributes, content_hash, shape, colour) "
+                "VALUES(?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET image=excluded.image, "
+                "title=excluded.title, url=excluded.url, category=excluded.category, "
+                "attributes=excluded.attributes, content_hash=excluded.content_hash, "
+                "shape=excluded.shape, colour=excluded.colour", rows)
+            self._bump(cur)
+        return len(rows)
+
+    def delete(self, ids: list[str]) -> int:
+        with self._lock, self._db:
+            cur = self._db.cursor()
+            n = sum(cur.execute("DELETE FROM items WHERE id = ?", (i,)).rowcount for i in ids)
+            if n:
+                self._bump(cur)
+        return n
+
+    # -- reads -------------------------------------------------------------------
+    def generation(self) -> int:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key='generation'").fetchone()
+        return int(row[0]) if row else 0
+
+    def count(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM items").fetchone()[0])
+
+    def hashes(self) -> set[str]:
+        with self._lock:
+            return {r[0] for r in self._db.execute("SELECT content_hash FROM items WHERE content_hash IS NOT NULL")}
+
+    def ids(self) -> set[str]:
+        with self._lock:
+            return {r[0] for r in self._db.execute("SELECT id FROM items")}
+
+    @staticmethod
+    def _item(row) -> Item:
+        return Item(id=row[0], image=row[1], title=row[2] or "", url=row[3] or "", category=row[4] or "",
+                    attributes=json.loads(row[5] or "{}"), content_hash=row[6] or "")
+
+    def get(self, ids: list[str]) -> list[Item]:
+        out = []
+        with self._lock:
+            for i in ids:
+                row = self._db.execute("SELECT id, image, title, url, category, attributes, content_hash "
+                                       "FROM items WHERE id = ?", (i,)).fetchone()
+                if row:
+                    out.append(self._item(row))
+        return out
+
+    def vectors(self, ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Stored (shape, colour) vectors for ids, in order (for tests and tools)."""
+        s, c = [], []
+        with self._lock:
+            for i in ids:
+                row = self._db.execute("SELECT shape, colour FROM items WHERE id = ?", (i,)).fetchone()
+                if row is None:
+                    raise KeyError(i)
+                s.append(np.frombuffer(row[0], np.float32))
+                c.append(np.frombuffer(row[1], np.float32))
+        return np.stack(s), np.stack(c)
+
+    def snapshot(self) -> Snapshot:
+        with self._lock:
+            gen = self.generation()
+            if self._snap is None or self._snap.generation != gen:
+                self._snap = Snapshot.load_or_build(self.path, self._db, gen, self.shape_dim, self.colour_dim,
+                                                    ann=self._ann_mode(), threads=self.threads)
+            return self._snap
+
+    def _ann_mode(self) -> str:
+        if self.ann == "auto":
+            return "hnsw" if self.count() > self.ann_threshold else "exact"
+        return self.ann
+
+    def flush(self) -> None:
+        self.snapshot()
+
+    def facets(self, field: str) -> list[str]:
+        return self.snapshot().facets(field)
+
+    def search(self, q_shape: np.ndarray, q_colour: np.ndarray, weight: float, k: int,
+               filters: Filters | None = None, exact: bool | None = None) -> list[Hit]:
+        q = weighted_query(np.asarray(q_shape, np.float32), np.asarray(q_colour, np.float32), weight)
+        snap = self.snapshot()
+        rows, scores = snap.search(q, k, filters, exact=exact)
+        if not len(rows):
+            return []
+        shape_sim = snap.shape_part(rows) @ q_shape
+        colour_sim = snap.colour_part(rows) @ q_colour
+        items = {it.id: it for it in self.get([snap.ids[r] for r in rows])}
+        return [Hit(item=items[snap.ids[r]], score=float(s), shape=float(a), colour=float(b), rank=i + 1)
+                for i, (r, s, a, b) in enumerate(zip(rows, scores, shape_sim, colour_sim))]
+
+    def info(self) -> dict[str, Any]:
+        snap = self.snapshot()
+        return {"backend": self.name, "path": str(self.path), "items": len(snap.ids), "mode": snap.mode,
+                "generation": snap.generation, **{k: v for k, v in self.manifest.items() if k != "format"}}
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
