@@ -8,6 +8,8 @@ import sys
 # command -> module; modules import lazily so `--help` stays instant.
 COMMANDS = {
     "latency": "bench.latency",
+    "throughput": "bench.throughput",
+    "index": "bench.index",
     "occlude": "bench.occlude",
 }
 

@@ -34,6 +34,8 @@ def _open(data: bytes, name: str):
         im = Image.open(io.BytesIO(data))
     except UnidentifiedImageError:
         raise ImageError(f"{name}: not an image (or a format we cannot read)") from None
+    except Image.DecompressionBombError:
+        raise ImageError(f"{name}: image dimensions exceed the limit of {MAX_PIXELS / 1e6:.0f} MP") from None
     except Exception as exc:  # PIL raises many types on hostile headers
         raise ImageError(f"{name}: cannot read image header ({exc.__class__.__name__})") from None
     w, h = im.size

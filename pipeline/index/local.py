@@ -184,14 +184,17 @@ class LocalIndex:
     def snapshot(self) -> Snapshot:
         with self._lock:
             gen = self.generation()
-            if self._snap is None or self._snap.generation != gen:
+            mode = self._ann_mode()
+            if self._snap is None or self._snap.generation != gen or self._snap.mode != mode:
                 self._snap = Snapshot.load_or_build(self.path, self._db, gen, self.shape_dim, self.colour_dim,
-                                                    ann=self._ann_mode(), threads=self.threads)
+                                                    ann=mode, threads=self.threads)
             return self._snap
 
     def _ann_mode(self) -> str:
         if self.ann == "auto":
-            return "hnsw" if self.count() > self.ann_threshold else "exact"
+            n = len(self._snap.ids) if self._snap is not None and self._snap.generation == self.generation() \
+                else self.count()
+            return "hnsw" if n > self.ann_threshold else "exact"
         return self.ann
 
     def flush(self) -> None:

@@ -1,0 +1,38 @@
+"""Small shared helpers for benchmark commands."""
+from __future__ import annotations
+
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "clothing-small"
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, Python {platform.python_version()}"
+
+
+def stamp() -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime())
+
+
+def pct(values, q: float) -> float:
+    return float(np.percentile(np.asarray(values, np.float64), q)) if len(values) else float("nan")
+
+
+def images_under(folder: Path, limit: int | None = None) -> list[Path]:
+    from pipeline.imageio import is_image_path
+
+    files = sorted(p for p in Path(folder).rglob("*") if p.is_file() and is_image_path(p))
+    return files[:limit] if limit else files
