@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 ENV_PREFIX = "DRAPE_"
 DEFAULT_HOME = Path(os.environ.get("DRAPE_HOME", Path.home() / ".cache" / "drape"))
@@ -23,6 +23,8 @@ class ConfigError(ValueError):
 
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    home: Path = Field(DEFAULT_HOME, description="models, default catalogue and index live here")
 
     # stages: backend names from each stage's registry
     profile: Literal["offline", "online", "paper"] = "offline"
@@ -45,20 +47,27 @@ class Settings(BaseModel):
 
     # index
     backend: str = "local"
-    index_dir: Path = DEFAULT_HOME / "index"
+    index_dir: Path | None = Field(None, description="local index folder; default <home>/index")
     ann: Literal["auto", "exact", "hnsw"] = "auto"
     ann_threshold: int = Field(100_000, ge=0, description="'auto' switches to HNSW above this many items")
     es_index: str = "drape-items"
+    catalogue: str = Field("", description="folder or CSV the app serves; empty = the built-in generated one")
 
     # ingest
     batch_size: int = Field(32, ge=1, le=1024)
     workers: int = Field(2, ge=1, le=64)
     threads: int = Field(2, ge=1, le=64, description="CPU threads for torch/onnxruntime/OpenCV")
 
-    @field_validator("index_dir", mode="before")
+    @field_validator("index_dir", "home", mode="before")
     @classmethod
     def _expand(cls, v: Any) -> Any:
         return Path(v).expanduser() if isinstance(v, (str, Path)) else v
+
+    @model_validator(mode="after")
+    def _defaults_under_home(self) -> "Settings":
+        if self.index_dir is None:
+            object.__setattr__(self, "index_dir", self.home / "index")
+        return self
 
 
 FIELDS = set(Settings.model_fields)

@@ -89,7 +89,8 @@ class Engine:
 
     @property
     def embedder(self):
-        return self._get("embedder", lambda: EMBEDDERS.create(self.settings.embedder, threads=self.settings.threads))
+        return self._get("embedder", lambda: EMBEDDERS.create(
+            self.settings.embedder, threads=self.settings.threads, cache_dir=self.settings.home / "models"))
 
     @property
     def colour(self):
