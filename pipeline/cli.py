@@ -20,6 +20,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="TOML or YAML settings file (also DRAPE_CONFIG)")
     p.add_argument("--index", dest="index_dir", help="index directory (local backend)")
     p.add_argument("--backend", help="index backend: local or elasticsearch")
+    p.add_argument("--es-index", dest="es_index", help="Elasticsearch index alias (elasticsearch backend)")
     p.add_argument("--parser", help="parser backend")
     p.add_argument("--inpainter", help="inpainting backend")
     p.add_argument("--embedder", help="shape/style embedder backend")
@@ -51,6 +52,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("info", help="describe an index")
     p.add_argument("--json", action="store_true")
     _common(p)
+
+    p = sub.add_parser("es-copy", help="copy a local index into Elasticsearch (new index, then an atomic alias swap)")
+    p.add_argument("--config", help="TOML or YAML settings file (also DRAPE_CONFIG)")
+    p.add_argument("--index", dest="index_dir", help="the local index directory to copy")
+    p.add_argument("--es-index", dest="es_index", help="the Elasticsearch alias to point at the copy")
+    p.add_argument("--vector-index", default="hnsw", choices=["hnsw", "int8_hnsw", "int4_hnsw", "bbq_hnsw"],
+                   help="HNSW vector storage: float32 (default) or quantised")
+    p.add_argument("--keep-old", action="store_true", help="keep the index the alias pointed at before")
     return ap
 
 
@@ -85,7 +94,8 @@ def cmd_ingest(args, settings) -> int:
     engine = _engine(settings, create=True)
     report = ingest(engine, engine.index, args.source, limit=args.limit)
     print(report.summary())
-    print(f"index: {settings.index_dir} ({engine.index.count()} items)")
+    where = settings.index_dir if settings.backend == "local" else f"{settings.backend}:{settings.es_index}"
+    print(f"index: {where} ({engine.index.count()} items)")
     return 1 if report.total and not report.indexed and not report.skipped else 0
 
 
@@ -118,6 +128,15 @@ def cmd_info(args, settings) -> int:
     return 0
 
 
+def cmd_es_copy(args, settings) -> int:
+    from .index.elasticsearch import copy_local_index
+
+    report = copy_local_index(settings.index_dir, settings.es_index, vector_index=args.vector_index,
+                              keep_old=args.keep_old)
+    print(report.summary())
+    return 0 if report.swapped else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -126,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         settings = settings_from(args)
-        return {"ingest": cmd_ingest, "search": cmd_search, "info": cmd_info}[args.command](args, settings)
+        return {"ingest": cmd_ingest, "search": cmd_search, "info": cmd_info,
+                "es-copy": cmd_es_copy}[args.command](args, settings)
     except (config_mod.ConfigError, UnknownBackend, ImageError, IndexError_, SourceError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -84,3 +84,11 @@ def matches(item_category: str, attributes: dict[str, Any], filters: Filters | N
 
 
 from . import local  # noqa: E402,F401  (registers "local")
+
+
+@INDEXES.register("elasticsearch")
+def _elasticsearch(**kwargs: Any) -> Index:
+    """Imported on use, so this package imports without the Elasticsearch client installed."""
+    from .elasticsearch import ElasticsearchIndex
+
+    return ElasticsearchIndex(**kwargs)
