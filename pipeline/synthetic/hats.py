@@ -43,7 +43,7 @@ def _cap(spec, rng) -> Layout:
         lay.buttons.append(((x, h * 0.32), 0.012))  # eyelets
     lay.buttons.append(((0, 0.012), 0.035))
     if spec.pattern == "print":
-        lay.graphic = ((0.0, h * 0.55), U(rng, 0.34, 0.46))
+        lay.graphic = ((0.0, h * 0.5), U(rng, 0.34, 0.44), 0)
     lay.button_colour = spec.rgb
     return lay
 
@@ -67,7 +67,7 @@ def _beanie(spec, rng) -> Layout:
         lay.add(Part(pom, "secondary" if rng.random() < 0.5 else "trim", 0.0, (0, 0), 0.1,
                      colour=spec.rgb))
     if spec.pattern == "print":
-        lay.graphic = ((0.0, (cuff_y + bottom) / 2), U(rng, 0.22, 0.3))
+        lay.graphic = ((0.0, (cuff_y + bottom) / 2), U(rng, 0.22, 0.3), 1)
     return lay
 
 

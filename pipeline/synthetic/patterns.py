@@ -105,15 +105,21 @@ def dots(spec, rng, px_cm: float) -> tuple[np.ndarray, float]:
 
 def florals(spec, rng, px_cm: float) -> tuple[np.ndarray, float]:
     ditsy = rng.random() < 0.5
-    t = max(40, int(round((U(rng, 4, 7) if ditsy else U(rng, 8, 14)) * px_cm)))
+    t = max(40, int(round((U(rng, 6, 9) if ditsy else U(rng, 12, 18)) * px_cm)))
     ss = 2
     big = np.empty((t * ss, t * ss, 3), np.uint8)
     big[:] = spec.rgb
     colours = [spec.secondary_rgb, _accent(spec, rng), (244, 240, 232)]
-    n = int(rng.integers(5, 10)) if ditsy else int(rng.integers(3, 6))
+    n = int(rng.integers(10, 17)) if ditsy else int(rng.integers(6, 11))
     f = ss * 16  # fixed-point factor for cv2's shift=4
-    for _ in range(n):
+    centres: list[np.ndarray] = []
+    for _ in range(n * 6):  # dart throwing on the torus: spread out, so the repeat is hard to see
         c = rng.uniform(0, t, 2)
+        gap = np.abs(np.array(centres) - c) if centres else np.zeros((0, 2))
+        gap = np.minimum(gap, t - gap)
+        if len(centres) < n and (not len(gap) or np.hypot(*gap.T).min() > t / np.sqrt(n) * 0.75):
+            centres.append(c)
+    for c in centres:
         r = (U(rng, 0.35, 0.7) if ditsy else U(rng, 0.9, 1.8)) * px_cm
         col = colours[int(rng.choice(3, p=[0.55, 0.3, 0.15]))]
         petals, rot = int(rng.integers(5, 7)), U(rng, 0, 360)
@@ -162,26 +168,31 @@ def allover(spec, rng, px_cm: float) -> tuple[np.ndarray, float]:
     ss = 2
     big = np.empty((t * ss, t * ss, 3), np.uint8)
     big[:] = spec.rgb
-    n = {"leopard": 10, "geo": 6, "brush": 5}[kind]
+    n = {"leopard": 12, "geo": 8, "brush": 6}[kind]
+    spot = _mix(spec.rgb, (0, 0, 0), 0.25)
     for i in range(n):
         c = rng.uniform(0, t, 2)
         r = U(rng, 0.5, 1.1) * px_cm
-        ang = U(rng, 0, 180)
-        for dx in (-t, 0, t):
+        ang, a0, a1 = U(rng, 0, 180), U(rng, 0, 90), U(rng, 200, 320)
+        stroke = np.cumsum(rng.normal(0, r * 0.8, (5, 2)), 0)
+        colour = tuple(int(v) for v in (sec if i % 2 else acc))
+        reach = 3 * r + (np.abs(stroke).max() if kind == "brush" else 0)
+        for dx in (-t, 0, t):  # the same shape at every wrapped position: a seamless tile
             for dy in (-t, 0, t):
-                x, y = (c[0] + dx) * ss, (c[1] + dy) * ss
+                x, y = c[0] + dx, c[1] + dy
+                if not (-reach < x < t + reach and -reach < y < t + reach):
+                    continue
+                centre, axes = (int(x * ss), int(y * ss)), (int(r * ss), int(r * 0.7 * ss))
                 if kind == "leopard":
-                    cv2.ellipse(big, (int(x), int(y)), (int(r * ss), int(r * 0.7 * ss)), ang, 0, 360,
-                                _mix(spec.rgb, (0, 0, 0), 0.25), -1, cv2.LINE_AA)
-                    cv2.ellipse(big, (int(x), int(y)), (int(r * ss), int(r * 0.7 * ss)), ang, U(rng, 0, 90),
-                                U(rng, 200, 320), spec.secondary_rgb, max(2, int(r * 0.35 * ss)), cv2.LINE_AA)
+                    cv2.ellipse(big, centre, axes, ang, 0, 360, spot, -1, cv2.LINE_AA)
+                    cv2.ellipse(big, centre, axes, ang, a0, a1, spec.secondary_rgb, max(2, int(r * 0.35 * ss)),
+                                cv2.LINE_AA)
                 elif kind == "geo":
-                    pts = (np.array([[0, -1], [0.87, 0.5], [-0.87, 0.5]]) * r * 1.5 * ss + [x, y]).astype(np.int32)
-                    cv2.fillPoly(big, [pts], tuple(int(v) for v in (sec if i % 2 else acc)), cv2.LINE_AA)
+                    pts = (np.array([[0, -1], [0.87, 0.5], [-0.87, 0.5]]) * r * 1.5 + [x, y]) * ss
+                    cv2.fillPoly(big, [pts.astype(np.int32)], colour, cv2.LINE_AA)
                 else:
-                    pts = (np.cumsum(rng.normal(0, r * 0.8, (5, 2)), 0) * ss + [x, y]).astype(np.int32)
-                    cv2.polylines(big, [pts], False, tuple(int(v) for v in (sec if i % 3 else acc)),
-                                  max(2, int(r * 0.6 * ss)), cv2.LINE_AA)
+                    pts = (stroke + [x, y]) * ss
+                    cv2.polylines(big, [pts.astype(np.int32)], False, colour, max(2, int(r * 0.6 * ss)), cv2.LINE_AA)
     return cv2.resize(big, (t, t), interpolation=cv2.INTER_AREA), 0.0
 
 

@@ -109,9 +109,14 @@ def render_product(spec: ProductSpec, rng: np.random.Generator, size=(384, 512))
                                         (x0 // 2, y0 // 2))
     gloss = rng.uniform(0.0, 0.12) if lay.fabric in ("woven", "jersey") else 0.02
     shade_h, sheen_h, gx, gy = shading.light(height, edge, gloss)
+    # Pattern displacement: pulled into folds, plus a slow drift, because laid-out
+    # cloth is never perfectly straight-grained.
     disp = np.float32(rng.uniform(2.0, 4.0))
-    dx = cv2.resize(np.tanh(gx) * -disp, (bw, bh))
-    dy = cv2.resize(np.tanh(gy) * -disp, (bw, bh))
+    drift = np.float32(rng.uniform(0.8, 1.8))
+    sway = shading.noise_bank(h // 2, w // 2)["paper"]
+    hy, hx = gx.shape
+    dx = cv2.resize(np.tanh(gx) * -disp + shading.crop(sway, hy, hx, rng) * drift, (bw, bh))
+    dy = cv2.resize(np.tanh(gy) * -disp + shading.crop(sway, hy, hx, rng) * drift, (bw, bh))
 
     # Cloth colour: the pattern tile through the displaced maps, then solid pieces.
     pat = np.empty((y1 - y0, x1 - x0, 3), np.uint8)
@@ -177,7 +182,7 @@ def _paint(pat, lab, idx: int, poly, rgb) -> None:
 
 
 def _place_graphic(pat, lay, spec, rng, dx, dy, box, lab) -> None:
-    (cx, cy), gw = lay.graphic
+    (cx, cy), gw, piece = lay.graphic
     art = patterns.graphic(spec, rng, int(gw))
     gh, gw_ = art.shape[:2]
     y0, _, x0, _ = box
@@ -190,7 +195,7 @@ def _place_graphic(pat, lay, spec, rng, dx, dy, box, lab) -> None:
     xs = np.arange(c0, c1, dtype=np.float32)[None, :] - gx0
     warped = cv2.remap(art, xs + dx[r0:r1, c0:c1], ys + dy[r0:r1, c0:c1], cv2.INTER_LINEAR,
                        borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0, 0))
-    on = lab[r0:r1, c0:c1] > 0
+    on = lab[r0:r1, c0:c1] == piece + 1  # printed on one panel only, under collars and sleeves
     k = (warped[..., 3:].astype(np.float32) / 255) * on[..., None] * 0.94  # ink lets a little cloth through
     region = pat[r0:r1, c0:c1].astype(np.float32)
     pat[r0:r1, c0:c1] = np.round(region + (warped[..., :3] - region) * k).astype(np.uint8)

@@ -28,18 +28,32 @@ JPEG_QUALITY = 92
 
 
 def catalogue_specs(n_items: int, seed: int = 0) -> list[ProductSpec]:
-    """n specs with categories balanced and exact repeats avoided where possible."""
+    """n specs with categories balanced and repeats avoided where possible.
+
+    First choice is a spec whose visible attributes (colour, pattern, cut) are
+    new to the catalogue; failing that, one that at least differs in its second
+    colour or style; only then a repeat.
+    """
     rng = np.random.default_rng([seed, 0x5EC])
     cats = np.resize(np.arange(len(CATEGORIES)), n_items)
     rng.shuffle(cats)
+    seen_visible: set[tuple] = set()
     seen: set[tuple] = set()
     specs = []
     for c in cats:
-        for _ in range(20):
+        fallback = None
+        for _ in range(16):
             spec = random_spec(rng, CATEGORIES[int(c)])
-            if spec_key(spec) not in seen:
+            key = spec_key(spec)
+            if key[:6] + key[7:] not in seen_visible:
                 break
-        seen.add(spec_key(spec))
+            if fallback is None and key not in seen:
+                fallback = spec
+        else:
+            spec = fallback or spec
+        key = spec_key(spec)
+        seen.add(key)
+        seen_visible.add(key[:6] + key[7:])
         specs.append(spec)
     return specs
 

@@ -130,7 +130,7 @@ class Layout:
     folds: list[Fold] = field(default_factory=list)
     fans: list[Fan] = field(default_factory=list)
     buttons: list[tuple[tuple[float, float], float]] = field(default_factory=list)
-    graphic: tuple[tuple[float, float], float] | None = None  # centre, width of a placed print
+    graphic: tuple[tuple[float, float], float, int] | None = None  # placed print: centre, width, piece
     fabric: str = "woven"
     stitch_colour: tuple[int, int, int] | None = None
     button_colour: tuple[int, int, int] | None = None
@@ -170,5 +170,5 @@ class Layout:
                         f.count, f.amp * s, f.phase, f.pleat, f.wobble, f.wobble_phase) for f in self.fans]
         out.buttons = [(tuple(tp(c)), r * s) for c, r in self.buttons]
         if self.graphic is not None:
-            out.graphic = (tuple(tp(self.graphic[0])), self.graphic[1] * s)
+            out.graphic = (tuple(tp(self.graphic[0])), self.graphic[1] * s, self.graphic[2])
         return out

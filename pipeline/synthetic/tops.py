@@ -129,6 +129,7 @@ def build_top(spec: ProductSpec, rng) -> Layout:
         lay.parts.append(lay.parts.pop(body_idx))
     else:
         lay.parts.insert(0, Part(body, "fabric", 0.0, (0, 0), 0.3))
+    body_i = 0 if ghost else len(lay.parts) - 1
 
     # Neck: the inside back shows between the back edge and the front neckline.
     inside = chain(back, front)
@@ -156,7 +157,7 @@ def build_top(spec: ProductSpec, rng) -> Layout:
     _top_folds(lay, rng, cw, ay, L, ghost)
     if spec.pattern == "print" and cat != "shirt":
         gw = U(rng, 0.4, 0.56)
-        lay.graphic = ((U(rng, -0.02, 0.02), max(ay * 0.85 + U(rng, 0.0, 0.1), fd + 0.06 + 0.4 * gw)), gw)
+        lay.graphic = ((U(rng, -0.02, 0.02), max(ay * 0.85 + U(rng, 0.0, 0.1), fd + 0.06 + 0.4 * gw)), gw, body_i)
     return lay
 
 
