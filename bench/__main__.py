@@ -11,6 +11,7 @@ COMMANDS = {
     "throughput": "bench.throughput",
     "index": "bench.index",
     "occlude": "bench.occlude",
+    "online": "bench.online",
 }
 
 

@@ -32,6 +32,11 @@ class Settings(BaseModel):
     inpainter: str = "telea"
     embedder: str = "efficientnet-lite0"
     colour: str = "lab-hist"
+    # hub backends: backend name -> hub id or local folder, e.g. {"fashion-clip": "/models/fclip"}
+    # (env/file may give "name=id,name=id"); detectron2 needs its own config + weights files
+    models: dict[str, str] = Field(default_factory=dict, description="per-backend model id or local path")
+    detectron2_config: Path | None = None
+    detectron2_weights: Path | None = None
 
     # query processing
     max_side: int = Field(512, ge=64, le=4096, description="images are downscaled to this longer side")
@@ -62,6 +67,14 @@ class Settings(BaseModel):
     @classmethod
     def _expand(cls, v: Any) -> Any:
         return Path(v).expanduser() if isinstance(v, (str, Path)) else v
+
+    @field_validator("models", mode="before")
+    @classmethod
+    def _models(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            pairs = [p.partition("=") for p in v.split(",") if p.strip()]
+            return {k.strip(): m.strip() for k, _, m in pairs}
+        return v
 
     @model_validator(mode="after")
     def _defaults_under_home(self) -> "Settings":

@@ -7,6 +7,7 @@ what makes the app's sliders instant.
 """
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from typing import Any, Callable
@@ -14,7 +15,7 @@ from typing import Any, Callable
 import cv2
 import numpy as np
 
-from . import imageio
+from . import imageio, profiles
 from .colour import COLOURS
 from .config import Settings
 from .embed import EMBEDDERS
@@ -62,7 +63,9 @@ def removed_view(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 class Engine:
     def __init__(self, settings: Settings, index: Index | None = None):
+        settings = profiles.resolve(settings)  # the profile fills the stages the user did not set
         self.settings = settings
+        self.notices: list[str] = []  # visible fallbacks (a hub model that could not be had), for the app/CLI
         self.index = index
         cv2.setNumThreads(settings.threads)
         PARSERS.check(settings.parser)
@@ -81,16 +84,15 @@ class Engine:
 
     @property
     def parser(self):
-        return self._get("parser", lambda: PARSERS.create(self.settings.parser))
+        return self._get("parser", lambda: profiles.build(self, "parser"))
 
     @property
     def inpainter(self):
-        return self._get("inpainter", lambda: INPAINTERS.create(self.settings.inpainter))
+        return self._get("inpainter", lambda: profiles.build(self, "inpainter"))
 
     @property
     def embedder(self):
-        return self._get("embedder", lambda: EMBEDDERS.create(
-            self.settings.embedder, threads=self.settings.threads, cache_dir=self.settings.home / "models"))
+        return self._get("embedder", lambda: profiles.build(self, "embedder"))
 
     @property
     def colour(self):
@@ -98,6 +100,7 @@ class Engine:
 
     def signature(self) -> dict[str, Any]:
         """What an index must have been built with to be searchable by this engine."""
+        self.embedder  # built first: a fallback changes settings.embedder
         return {"embedder": self.settings.embedder, "colour": self.settings.colour,
                 "shape_dim": self.embedder.dim, "colour_dim": self.colour.dim}
 
@@ -174,3 +177,45 @@ class Engine:
     def search(self, image: Any, weight: float | None = None, top_k: int | None = None,
                restore: bool | None = None, filters: Filters | None = None) -> SearchResult:
         return self.rank(self.analyse(image, restore), weight, top_k, filters)
+
+    # -- text (FashionCLIP-style embedders: one space for images and text) ------------
+    def text_features(self, text: str) -> np.ndarray:
+        """The text's unit vector in the shape space; only embedders with a text tower have one."""
+        embed_text = getattr(self.embedder, "embed_text", None)
+        if embed_text is None:
+            raise ValueError(f"embedder {self.settings.embedder!r} has no text tower: text search needs "
+                             "embedder = 'fashion-clip' (profile 'online') and an index built with it")
+        return embed_text([text])[0]
+
+    def with_text(self, analysis: Analysis, text: str, text_weight: float = 0.5) -> Analysis:
+        """A copy whose shape vector is normalise((1−t)·image + t·text); colour stays the image's.
+
+        The app keeps the image's analysis and re-blends when the text or its weight changes: no model re-runs.
+        """
+        t = float(np.clip(text_weight, 0.0, 1.0))
+        start = time.perf_counter()
+        mixed = (1.0 - t) * analysis.features.shape + t * self.text_features(text)
+        mixed = (mixed / max(float(np.linalg.norm(mixed)), 1e-12)).astype(np.float32)
+        timings = dict(analysis.timings, text=time.perf_counter() - start)
+        return dataclasses.replace(analysis, features=dataclasses.replace(analysis.features, shape=mixed),
+                                   timings=timings)
+
+    def search_text(self, text: str, image: Any = None, text_weight: float = 0.5, weight: float | None = None,
+                    top_k: int | None = None, restore: bool | None = None, filters: Filters | None = None,
+                    garment: int = 0) -> SearchResult:
+        """Search by text, or by image + text (see `with_text`).
+
+        Text alone has no colour vector, so it searches with weight 1: shape only.
+        """
+        if image is not None:
+            analysis = self.with_text(self.analyse(image, restore, garment), text, text_weight)
+            return self.rank(analysis, weight, top_k, filters)
+        if self.index is None:
+            raise RuntimeError("this engine has no index to search")
+        start = time.perf_counter()
+        query = self.text_features(text)
+        timings = {"text": time.perf_counter() - start}
+        start = time.perf_counter()
+        k = self.settings.top_k if top_k is None else int(top_k)
+        hits = self.index.search(query, np.zeros(self.colour.dim, np.float32), 1.0, k, filters)
+        return SearchResult(hits, dict(timings, search=time.perf_counter() - start), 1.0, None)

@@ -5,3 +5,4 @@ from ..types import Parser
 PARSERS: Registry[Parser] = Registry("parser")
 
 from . import classical  # noqa: E402,F401  (registers "classical")
+from . import detectron2, segformer  # noqa: E402,F401  (register "segformer", "detectron2"; heavy imports happen in their constructors)

@@ -5,3 +5,4 @@ from ..types import Inpainter
 INPAINTERS: Registry[Inpainter] = Registry("inpainter")
 
 from . import opencv  # noqa: E402,F401  (registers "telea", "ns", "fsr")
+from . import lama  # noqa: E402,F401  (registers "lama"; onnxruntime loads in its constructor)
