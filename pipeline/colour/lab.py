@@ -42,7 +42,15 @@ class LabHistogram:
     name = "lab-hist"
     dim = L_BINS * A_BINS * B_BINS
 
-    def histogram(self, image: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    def histogram(self, image: np.ndarray, mask: np.ndarray | None, max_side: int = 192) -> np.ndarray:
+        # A histogram does not need every pixel: a small copy keeps the same distribution.
+        h0, w0 = image.shape[:2]
+        scale = max_side / max(h0, w0)
+        if scale < 1.0:
+            size = (max(1, round(w0 * scale)), max(1, round(h0 * scale)))
+            image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+            if mask is not None:
+                mask = cv2.resize(mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST).astype(bool)
         lab = lab_pixels(image)
         lab[..., 1:] = np.clip(lab[..., 1:], AB_RANGE[0], AB_RANGE[1] - 1)
         m = None
