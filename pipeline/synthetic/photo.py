@@ -106,7 +106,7 @@ def render_product(spec: ProductSpec, rng: np.random.Generator, size=(384, 512))
 
     cylinder = spec.pose != "flat"
     height, edge = shading.height_field(lay, label_h[y0 // 2:y1 // 2, x0 // 2:x1 // 2], rng, cylinder,
-                                        (x0 // 2, y0 // 2))
+                                        (x0 // 2, y0 // 2), (h // 2, w // 2))
     gloss = rng.uniform(0.0, 0.12) if lay.fabric in ("woven", "jersey") else 0.02
     shade_h, sheen_h, gx, gy = shading.light(height, edge, gloss)
     # Pattern displacement: pulled into folds, plus a slow drift, because laid-out

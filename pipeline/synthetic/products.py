@@ -74,6 +74,8 @@ def generate_catalogue(out_dir, n_items: int = 600, seed: int = 0, size=(384, 51
     """
     out = Path(out_dir)
     (out / "images").mkdir(parents=True, exist_ok=True)
+    for stale in [*out.glob(".catalogue.csv.*.tmp"), *out.glob("images/*/.*.tmp")]:  # a killed run's leftovers
+        stale.unlink(missing_ok=True)
     specs = catalogue_specs(n_items, seed)
     bar = None
     if progress is None and sys.stderr.isatty():

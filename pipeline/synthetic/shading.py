@@ -77,10 +77,12 @@ def _row_distance(m: np.ndarray) -> np.ndarray:
     return np.minimum(idx - left, right - idx)
 
 
-def height_field(lay: Layout, label: np.ndarray, rng, cylinder: bool, org=(0, 0)) -> tuple[np.ndarray, np.ndarray]:
+def height_field(lay: Layout, label: np.ndarray, rng, cylinder: bool, org=(0, 0),
+                 frame: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(height, distance to the piece's edge), both half-res float32 px.
 
-    `label` is the half-res label map of a box whose top-left is `org` (half-res px).
+    `label` is the half-res label map of a box whose top-left is `org` inside a
+    half-res frame of shape `frame` (which keys the cached noise).
     """
     hh, ww = label.shape
     org = np.asarray(org, np.float64)
@@ -136,7 +138,7 @@ def height_field(lay: Layout, label: np.ndarray, rng, cylinder: bool, org=(0, 0)
         if not fan.pleat:  # folds deepen towards the hem
             prof *= 0.3 + 0.7 * np.clip((ys[y0:y1] - y0) * (1 / max(y1 - y0, 1)), 0, 1)
         height[y0:y1, c0:c1] += prof * sel * float(fan.amp * 0.5)
-    bank = noise_bank(hh, ww)
+    bank = noise_bank(*(frame or (hh, ww)))
     crumple = crop(bank["wrinkle"], hh, ww, rng) + 0.2 * crop(bank["crinkle"], hh, ww, rng)
     height += crumple * (label > 0) * float(lay.wrinkle * 0.5)
     return height, edge
