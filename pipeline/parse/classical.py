@@ -159,7 +159,7 @@ class ClassicalParser:
         if bg_check and int((inner & obj).sum()) < 0.5 * inside and not band(middle):
             return "inside the outline it looks like background"
         across = crosses(middle if middle.sum() >= 3 else inner, rest)
-        if across < 0.5:
+        if across < 0.35:
             return f"it lies along the garment rather than across it ({across:.0%})"
         return ""
 

@@ -51,9 +51,10 @@ def keep_large(mask: np.ndarray, rel: float = 0.15, min_px: int = 12) -> np.ndar
     n, lab, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
     if n <= 1:
         return np.zeros_like(mask, bool)
-    areas = stats[1:, cv2.CC_STAT_AREA]
-    keep = np.nonzero(areas >= max(min_px, rel * areas.max()))[0] + 1
-    return np.isin(lab, keep)
+    areas = stats[:, cv2.CC_STAT_AREA]
+    keep = areas >= max(min_px, rel * areas[1:].max())
+    keep[0] = False
+    return keep[lab]
 
 
 def fill(mask: np.ndarray) -> np.ndarray:
