@@ -41,17 +41,25 @@ class Gmm:
         return self._loglik(m2), self._nearest(m2, min_weight)
 
     def _nearest(self, m2: np.ndarray, min_weight: float) -> np.ndarray:
-        keep = np.exp(self.logw) >= min_weight
-        if keep.any() and not keep.all():
-            m2 = m2[:, keep]
-        return m2.min(axis=1)
+        keep = np.nonzero(np.exp(self.logw) >= min_weight)[0]
+        cols = keep if len(keep) else range(m2.shape[1])
+        # Column by column: numpy reduces a short trailing axis far slower than it combines columns.
+        out = None
+        for j in cols:
+            out = m2[:, j].copy() if out is None else np.minimum(out, m2[:, j], out=out)
+        return out
 
     def _loglik(self, m2: np.ndarray) -> np.ndarray:
         ll = -0.5 * (m2 + self.logdet[None]) + self.logw[None]
         if ll.shape[1] == 1:
             return ll[:, 0]
-        top = ll.max(axis=1, keepdims=True)
-        return (top + np.log(np.exp(ll - top).sum(axis=1, keepdims=True)))[:, 0]
+        top = ll[:, 0].copy()
+        for j in range(1, ll.shape[1]):
+            np.maximum(top, ll[:, j], out=top)
+        acc = np.zeros_like(top)
+        for j in range(ll.shape[1]):
+            acc += np.exp(ll[:, j] - top)
+        return top + np.log(acc)
 
     def _m2(self, x: np.ndarray) -> np.ndarray:
         # Whitening by the Cholesky factor of each inverse covariance turns every quadratic form into
