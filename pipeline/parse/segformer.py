@@ -98,7 +98,7 @@ class SegformerParser:
     name = "segformer"
 
     def __init__(self, model: str | Path = DEFAULT_MODEL, threads: int = 2, runtime: str = "auto",
-                 cache_dir: str | Path | None = None, min_area: float = 0.002):
+                 cache_dir: str | Path | None = None, min_area: float = 0.002, size: int | None = None):
         self.model = str(model)
         self.threads = int(threads)
         self.min_area = float(min_area)
@@ -107,7 +107,8 @@ class SegformerParser:
         config = json.loads(config_path.read_text())
         self.lut, self.label_notes = label_table(config.get("id2label") or {})
         pre = hub.read_json(self.model, "preprocessor_config.json", required=False)
-        self.size = _size(pre)
+        # `size` trades accuracy for time (cost grows with its square); default: the model's own, 512 for B2.
+        self.size = (int(size), int(size)) if size else _size(pre)
         self.mean = np.asarray(pre.get("image_mean", IMAGENET_MEAN), np.float32) * 255.0
         self.std = np.asarray(pre.get("image_std", IMAGENET_STD), np.float32) * 255.0
         self.runtime = "onnx" if runtime == "auto" else runtime

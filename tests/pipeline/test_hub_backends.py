@@ -215,6 +215,33 @@ def test_lama_changes_only_masked_pixels(tiny, tmp_path, scale):
     assert lama.inpaint(img, np.zeros_like(mask)) is img
 
 
+def test_lama_single_four_channel_input_export(tmp_path):
+    """Some exports take one N×4×H×W input (masked RGB + mask) and return [0, 1]."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    from pipeline.restore.lama import LaMa
+
+    def io(name, c):
+        return helper.make_tensor_value_info(name, TensorProto.FLOAT, [1, c, LAMA_SIZE, LAMA_SIZE])
+
+    consts = [helper.make_tensor(n, TensorProto.INT64, [1], [v]) for n, v in (("s0", 0), ("s3", 3), ("s4", 4), ("ax", 1))]
+    consts.append(helper.make_tensor("half", TensorProto.FLOAT, [], [0.5]))
+    nodes = [helper.make_node("Slice", ["input", "s0", "s3", "ax"], ["rgb"]),
+             helper.make_node("Slice", ["input", "s3", "s4", "ax"], ["hole"]),
+             helper.make_node("Mul", ["hole", "half"], ["fill"]), helper.make_node("Add", ["rgb", "fill"], ["output"])]
+    graph = helper.make_graph(nodes, "rgbm", [io("input", 4)], [io("output", 3)], consts)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 9
+    onnx.save(model, str(tmp_path / "lama.onnx"))
+    lama = LaMa(tmp_path / "lama.onnx")  # a file path works as well as a folder or a hub id
+    assert lama.layout == "rgbm"
+    img, mask = picture(512, 512), np.zeros((512, 512), bool)
+    mask[10:60, 400:500] = True
+    out = lama.inpaint(img, mask)
+    assert np.array_equal(out[~mask], img[~mask]) and abs(float(np.median(out[mask])) - 128) <= 1
+
+
 def test_lama_context_box_is_square_at_model_size_when_it_fits():
     from pipeline.restore.lama import context_box
 
