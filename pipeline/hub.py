@@ -84,7 +84,7 @@ def model_key(path_or_id: str | os.PathLike, anchor: Path, *extra: Any) -> str:
     `anchor` is a file fetched from the model (config.json): for hub models its
     path holds the commit, for local folders its folder's mtimes stand in.
     """
-    parts = [str(path_or_id), str(anchor.resolve())]
+    parts = [str(path_or_id), str(anchor.absolute())]  # not resolved: a cache path names its commit
     if is_local(path_or_id):
         folder = anchor.parent
         parts += [f"{p.name}:{p.stat().st_mtime_ns}:{p.stat().st_size}" for p in sorted(folder.iterdir()) if p.is_file()]

@@ -115,8 +115,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name:>8}: " + ", ".join(f"{s}={b}" for s, b in stages.items()))
         return 0
     notices = prefetch(config.load(args.config, {"profile": args.profile}))
-    for n in notices:
-        print(f"warning: {n}", file=sys.stderr)
+    if notices:
+        print(f"download incomplete: {len(notices)} stage(s) would run their offline backend", file=sys.stderr)
     return 1 if notices else 0
 
 
