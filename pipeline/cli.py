@@ -36,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, help="index at most N items")
     p.add_argument("--batch-size", type=int, dest="batch_size")
     p.add_argument("--workers", type=int)
+    p.add_argument("--attributes", help="attribute predictors stored with each item: auto, none, or e.g. probe:NAME,colour-names")
     _common(p)
 
     p = sub.add_parser("search", help="search the index with a photo")
@@ -46,6 +47,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="skip occluder removal and restoration")
     p.add_argument("--filter", action="append", default=[], metavar="FIELD=VALUE",
                    help="restrict candidates, e.g. category=dress (repeatable; same field = OR)")
+    p.add_argument("--alpha", type=float, help="rerank: weight of the similarity rank in β·overlap − α·rank (>= 0)")
+    p.add_argument("--beta", type=float, help="rerank: weight of the attribute overlap (>= 0); α = β = 0 disables")
+    p.add_argument("--rerank-depth", type=int, dest="rerank_depth", help="rerank the top N candidates")
+    p.add_argument("--normalised", dest="rerank_normalised", action="store_const", const=True,
+                   help="rerank with β·overlap/|Q| − α·rank/N (the default)")
+    p.add_argument("--raw", dest="rerank_normalised", action="store_const", const=False,
+                   help="rerank with raw counts: β·overlap − α·rank, the paper's form")
+    p.add_argument("--attributes", help="query attribute predictors: auto, none, or e.g. probe:NAME,colour-names")
     p.add_argument("--json", action="store_true", help="print one JSON document")
     _common(p)
 
@@ -108,9 +117,19 @@ def cmd_search(args, settings) -> int:
     a = result.analysis
     print(f"{len(result.hits)} results  (w={result.weight:.2f}, occluded {a.region.occluded_fraction:.1%} of the garment, "
           f"restore={a.restoration.backend})")
-    print(f"{'rank':>4}  {'score':>7}  {'shape':>7}  {'colour':>7}  id")
-    for h in result.hits:
-        print(f"{h.rank:>4}  {h.score:7.4f}  {h.shape:7.4f}  {h.colour:7.4f}  {h.item.id}")
+    attrs = {k: v for k, v in a.attributes.items() if not k.startswith("_")}
+    if attrs:
+        conf = a.attributes.get("_confidence", {})
+        print("query attributes: " + ", ".join(f"{k}={v} ({conf.get(k, 0):.2f})" for k, v in attrs.items()))
+    reranked = any("rerank_score" in h.extra for h in result.hits)
+    if reranked:
+        form = "β·overlap/|Q| − α·rank/N" if settings.rerank_normalised else "β·overlap − α·rank"
+        print(f"reranked by {form} with α={settings.alpha:g}, β={settings.beta:g} over the top {settings.rerank_depth}")
+    print(f"{'rank':>4}  {'score':>7}  {'shape':>7}  {'colour':>7}" + ("  sim  rerank  matched" if reranked else "") + "  id")
+    for i, h in enumerate(result.hits, 1):
+        more = (f"  {h.rank:>3}  {h.extra['rerank_score']:6.2f}  {','.join(h.extra['matched'].values()) or '-'}"
+                if reranked else "")
+        print(f"{(i if reranked else h.rank):>4}  {h.score:7.4f}  {h.shape:7.4f}  {h.colour:7.4f}{more}  {h.item.id}")
     print("timings (ms): " + ", ".join(f"{k} {v * 1000:.1f}" for k, v in result.timings.items()))
     return 0
 

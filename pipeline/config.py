@@ -45,10 +45,14 @@ class Settings(BaseModel):
     weight: float = Field(0.5, ge=0.0, le=1.0, description="w in w·shape + (1−w)·colour")
     top_k: int = Field(10, ge=1, le=1000)
 
-    # rerank (β·overlap − α·rank); 0/0 disables it
-    alpha: float = Field(0.0, ge=0.0)
-    beta: float = Field(0.0, ge=0.0)
+    # rerank (β·overlap − α·rank, paper: α·(−rank) + β·|Q∩G|); 0/0 disables it. Defaults: the best
+    # measured setting on clothing-small (docs/rerank.md), in the depth-free normalised form.
+    alpha: float = Field(0.25, ge=0.0)
+    beta: float = Field(1.0, ge=0.0)
     rerank_depth: int = Field(50, ge=1, le=1000)
+    rerank_normalised: bool = Field(True, description="β·overlap/|Q| − α·rank/N (False: raw counts and ranks)")
+    attributes: str = Field("auto", description="attribute predictors: auto (probes under <home>/probes + colour "
+                            "names + zero-shot when the embedder has text), none, or e.g. 'probe:NAME,colour-names'")
 
     # index
     backend: str = "local"

@@ -98,6 +98,22 @@ class Engine:
     def colour(self):
         return self._get("colour", lambda: COLOURS.create(self.settings.colour))
 
+    @property
+    def attributer(self):
+        """The attribute predictors (rerank.predictors, Settings.attributes), or None for "none"."""
+        if "attributer" not in self._backends:
+            from rerank.predictors import build
+
+            made = build(self.settings.attributes, self)  # outside the lock: it may build the embedder
+            with self._lock:
+                self._backends.setdefault("attributer", made)
+        return self._backends["attributer"]
+
+    def describe(self, features: list[Features]) -> list[dict[str, Any]]:
+        """Confidently predicted attributes per item, e.g. {"category": "dress", "colour": "red", "_confidence": {...}}."""
+        attributer = self.attributer
+        return attributer.describe(features) if attributer is not None else [{} for _ in features]
+
     def signature(self) -> dict[str, Any]:
         """What an index must have been built with to be searchable by this engine."""
         self.embedder  # built first: a fallback changes settings.embedder
@@ -146,7 +162,10 @@ class Engine:
         colour = self.colour.histogram(restoration.restored, colour_mask)
         timings["colour"] = time.perf_counter() - t
         feats = Features(shape, colour, {"embed": timings["embed"], "colour": timings["colour"]})
-        return Analysis(rgb, parsing, region, restoration, feats, crop, timings)
+        t = time.perf_counter()
+        attributes = self.describe([feats])[0]
+        timings["attributes"] = time.perf_counter() - t
+        return Analysis(rgb, parsing, region, restoration, feats, crop, timings, attributes)
 
     def features_many(self, images: list[np.ndarray], restore: bool | None = None, pool=None) -> list[Features]:
         """Batched features for ingest: regions per image (in `pool` if given), one CNN batch."""
@@ -164,19 +183,34 @@ class Engine:
 
     # -- search --------------------------------------------------------------------
     def rank(self, analysis: Analysis, weight: float | None = None, top_k: int | None = None,
-             filters: Filters | None = None) -> SearchResult:
+             filters: Filters | None = None, alpha: float | None = None, beta: float | None = None) -> SearchResult:
+        """Top-k for the analysis; with α or β > 0, the top rerank_depth reranked by β·overlap − α·rank.
+
+        alpha/beta default to Settings.alpha/beta; filters restrict candidates inside the index.
+        """
         if self.index is None:
             raise RuntimeError("this engine has no index to search")
         weight = self.settings.weight if weight is None else float(weight)
         top_k = self.settings.top_k if top_k is None else int(top_k)
+        alpha = self.settings.alpha if alpha is None else float(alpha)
+        beta = self.settings.beta if beta is None else float(beta)
+        reranking = alpha > 0 or beta > 0
+        depth = max(top_k, self.settings.rerank_depth) if reranking else top_k
         t = time.perf_counter()
-        hits = self.index.search(analysis.features.shape, analysis.features.colour, weight, top_k, filters)
+        hits = self.index.search(analysis.features.shape, analysis.features.colour, weight, depth, filters)
         timings = dict(analysis.timings, search=time.perf_counter() - t)
+        if reranking:
+            import rerank
+
+            t = time.perf_counter()
+            hits = rerank.apply(self, analysis, hits, alpha, beta, top_k=top_k)
+            timings["rerank"] = time.perf_counter() - t
         return SearchResult(hits, timings, weight, analysis)
 
     def search(self, image: Any, weight: float | None = None, top_k: int | None = None,
-               restore: bool | None = None, filters: Filters | None = None) -> SearchResult:
-        return self.rank(self.analyse(image, restore), weight, top_k, filters)
+               restore: bool | None = None, filters: Filters | None = None,
+               alpha: float | None = None, beta: float | None = None) -> SearchResult:
+        return self.rank(self.analyse(image, restore), weight, top_k, filters, alpha, beta)
 
     # -- text (FashionCLIP-style embedders: one space for images and text) ------------
     def text_features(self, text: str) -> np.ndarray:

@@ -4,7 +4,9 @@ Folder: every image below it, recursively; the first sub-folder names the
 category (`dress/a.jpg` → category "dress"); the id is the path relative to
 the folder. CSV: columns `image,title,url,category` (image relative to the
 CSV's folder, or absolute), optional `id`; any other column becomes an
-attribute. One bad file is reported and skipped, never fatal; every batch is
+attribute. Attributes predicted from the vectors (Settings.attributes, see
+rerank/) fill what the catalogue leaves empty; the catalogue's values win.
+One bad file is reported and skipped, never fatal; every batch is
 committed atomically, so an interrupted ingest resumes where it stopped.
 """
 from __future__ import annotations
@@ -125,6 +127,22 @@ def _load(rec: Record) -> tuple[Record, np.ndarray | None, str]:
         return rec, None, str(exc).split(": ", 1)[-1]
 
 
+def merge_attributes(item: Item, predicted: dict) -> None:
+    """Predicted attributes fill what the catalogue left empty; the catalogue's own values win.
+
+    The names of the filled ones go to attributes["_predicted"], so labels and guesses stay apart.
+    """
+    predicted = {k: v for k, v in predicted.items() if not k.startswith("_")}
+    category = predicted.pop("category", None)
+    filled = sorted(k for k in predicted if k not in item.attributes)
+    if category and not item.category:
+        item.category = category
+        filled.insert(0, "category")
+    item.attributes = {**predicted, **item.attributes}
+    if filled:
+        item.attributes["_predicted"] = filled
+
+
 def _batches(items: list[Record], size: int) -> Iterable[list[Record]]:
     for i in range(0, len(items), size):
         yield items[i: i + size]
@@ -171,6 +189,8 @@ def ingest(engine: Engine, index: Index, source: str | Path, limit: int | None =
                         raise RuntimeError(f"feature extraction failed for a whole batch: {exc}") from exc
                 ok = [(rec, f) for (rec, _), f in zip(todo, feats) if f is not None]
                 if ok:
+                    for (rec, _), predicted in zip(ok, engine.describe([f for _, f in ok])):
+                        merge_attributes(rec.item, predicted)
                     index.add([r.item for r, _ in ok], np.stack([f.shape for _, f in ok]),
                               np.stack([f.colour for _, f in ok]))
                     report.indexed += len(ok)
