@@ -43,11 +43,19 @@ def test_csv_scan_attributes(tmp_path, shared_data):
     assert recs[0].item.url == "https://shop.example/0"
 
 
+def _made(path: Path, text: str | None = None) -> Path:
+    if text is None:
+        path.mkdir()
+    else:
+        path.write_text(text)
+    return path
+
+
 @pytest.mark.parametrize("make,needle", [
     (lambda d: d / "missing", "does not exist"),
-    (lambda d: (d / "empty").mkdir() or d / "empty", "no images"),
-    (lambda d: (d / "x.txt").write_text("hi") or d / "x.txt", "expected a folder"),
-    (lambda d: (d / "bad.csv").write_text("path,title\na,b\n") or d / "bad.csv", "'image' column"),
+    (lambda d: _made(d / "empty"), "no images"),
+    (lambda d: _made(d / "x.txt", "hi"), "expected a folder"),
+    (lambda d: _made(d / "bad.csv", "path,title\na,b\n"), "'image' column"),
 ])
 def test_bad_sources(tmp_path, make, needle):
     with pytest.raises(SourceError, match=needle):
