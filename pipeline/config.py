@@ -30,6 +30,8 @@ class Settings(BaseModel):
     profile: Literal["offline", "online", "paper"] = "offline"
     parser: str = "classical"
     inpainter: str = "telea"
+    restore_model: str = Field("", description="checkpoint of the 'learned' inpainter "
+                               "(python -m pipeline.restore train); empty = <home>/models/restore/latest.pt")
     embedder: str = "efficientnet-lite0"
     colour: str = "lab-hist"
     # hub backends: backend name -> hub id or local folder, e.g. {"fashion-clip": "/models/fclip"}

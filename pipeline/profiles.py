@@ -55,6 +55,8 @@ def backend_kwargs(stage: str, name: str, settings: Settings) -> dict[str, Any]:
     params = inspect.signature(factory).parameters
     offer: dict[str, Any] = {"threads": settings.threads, "cache_dir": settings.home / "models",
                              "model": settings.models.get(name)}
+    if name == "learned" and settings.restore_model:
+        offer["model"] = settings.restore_model
     if name == "detectron2":
         offer.update(config=settings.detectron2_config, weights=settings.detectron2_weights)
     return {k: v for k, v in offer.items() if k in params and v is not None}

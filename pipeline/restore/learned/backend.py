@@ -1,0 +1,95 @@
+"""The "learned" inpainter: a checkpoint from `python -m pipeline.restore train`, run on a crop.
+
+The crop is the box `data.crop_box` gives (the one training used); the
+network sees it at its trained side and its residual is applied at the crop's
+own resolution (`Learned._fill`). The hole is grown a pixel so the occluder's
+edge does not leak in; only pixels inside the mask are pasted (`paste_inside`).
+"""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .. import INPAINTERS
+from ..opencv import _crop_box, paste_inside
+
+TRAIN_HINT = "python -m pipeline.restore train ../shared/data/clothing-small/train"
+
+
+def default_checkpoint(cache_dir: str | Path | None = None) -> Path:
+    from ...config import DEFAULT_HOME
+
+    return Path(cache_dir or DEFAULT_HOME / "models") / "restore" / "latest.pt"
+
+
+@INPAINTERS.register("learned")
+class Learned:
+    name = "learned"
+
+    def __init__(self, model: str | Path | None = None, cache_dir: str | Path | None = None, threads: int = 2):
+        path = Path(model).expanduser() if model else default_checkpoint(cache_dir)
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"no restorer checkpoint at {path}; train one with `{TRAIN_HINT} --out {path.parent}` "
+                f"or point Settings.restore_model (DRAPE_RESTORE_MODEL) at one")
+        try:
+            import torch
+        except ImportError as exc:
+            raise ImportError(f"the learned inpainter needs torch: pip install torch==2.13.0 ({exc})") from exc
+        from .train import load
+
+        self.threads = 1 if int(threads) <= 2 else int(threads)  # see _fill
+        self.path = path
+        self.header, self.model, _ = load(path)
+        self.size = int(self.header["config"]["size"])
+        self._lock = threading.Lock()  # torch modules are not re-entrant under the app's threads
+
+    def _fill(self, crop: np.ndarray, m: np.ndarray) -> np.ndarray:
+        """Fill of one crop at the crop's own size.
+
+        The network runs at its trained side and predicts a residual over the
+        push-pull fill; that residual, upsampled, is added to a push-pull fill
+        computed at the crop's native resolution. Upsampling the network's
+        whole output instead blurred the hole's rim (measured on 31 suite
+        queries: 19.14 dB / SSIM 0.512 against 19.34 / 0.521 this way).
+        """
+        import torch
+        from torch.nn import functional as F
+
+        from .data import to_model
+        from .model import pyramid_fill
+
+        h, w = m.shape
+        grow = np.ones((3, 3), np.uint8)  # resizing and JPEG smear the occluder's edge a pixel outwards
+        as_t = lambda a: torch.from_numpy(np.array(a, np.float32)).permute(2, 0, 1)[None] / 127.5 - 1  # noqa: E731
+        small = as_t(to_model(crop, self.size))
+        small_hole = torch.from_numpy(cv2.dilate(to_model(m, self.size, nearest=True), grow).astype(np.float32))
+        full_hole = torch.from_numpy(cv2.dilate(m.astype(np.uint8), grow).astype(np.float32))[None, None]
+        # One intra-op thread: the fill is ~50 ms of one core, and a second OpenMP thread on a busy
+        # 2-core box measured 1 s of CPU and 7 s wall per fill (spin-waiting), against 0.05 s and 0.4 s.
+        with self._lock, torch.inference_mode():
+            before = torch.get_num_threads()
+            torch.set_num_threads(self.threads)
+            try:
+                hs = small_hole[None, None]
+                residual = self.model.fill(small, hs) - pyramid_fill(small, hs)
+                residual = F.interpolate(residual, size=(h, w), mode="bilinear", align_corners=False)
+                out = (pyramid_fill(as_t(crop), full_hole) + residual).clamp(-1, 1)
+            finally:
+                torch.set_num_threads(before)
+        return ((out[0].permute(1, 2, 0).numpy() + 1) * 127.5).clip(0, 255).round().astype(np.uint8)
+
+    def inpaint(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        if mask is None or not mask.any():
+            return image
+        from .data import crop_box
+
+        y0, y1, x0, x1 = crop_box(mask)
+        full = image.copy()
+        full[y0:y1, x0:x1] = self._fill(image[y0:y1, x0:x1], mask[y0:y1, x0:x1])
+        # paste_inside owns the "only masked pixels change" rule; it asks for its own (tighter) box.
+        py0, py1, px0, px1 = _crop_box(mask, pad=16)
+        return paste_inside(image, mask, lambda crop, m: full[py0:py1, px0:px1])

@@ -1,0 +1,183 @@
+"""The learned restorer: losses on known inputs, a few steps learn, checkpoints round-trip,
+and the backend changes only pixels inside the mask. Tiny shapes throughout (CPU, seconds)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from pipeline.restore import INPAINTERS  # noqa: E402
+from pipeline.restore.learned import losses  # noqa: E402
+from pipeline.restore.learned.data import crop_box, texture_map  # noqa: E402
+from pipeline.restore.learned.model import Config, Restorer, pyramid_fill  # noqa: E402
+from pipeline.restore.learned.train import Trainer, load, save  # noqa: E402
+
+TINY = Config(size=64, width=8, blocks=2, cells=8)
+
+
+@pytest.fixture(scope="module")
+def feature():
+    torch.set_num_threads(2)
+    return losses.FeatureLoss()
+
+
+def _hole(n=2, size=64, box=(20, 40, 16, 44)):
+    h = torch.zeros(n, 1, size, size)
+    y0, y1, x0, x1 = box
+    h[:, :, y0:y1, x0:x1] = 1
+    return h
+
+
+# --- losses on known inputs ------------------------------------------------------
+def test_masked_l2_counts_only_the_hole():
+    a, b = torch.zeros(1, 3, 8, 8), torch.zeros(1, 3, 8, 8)
+    b[..., :4, :] = 0.5  # differs only in the top half
+    top = torch.zeros(1, 1, 8, 8)
+    top[..., :4, :] = 1
+    assert losses.masked_l2(a, b, top).item() == pytest.approx(0.25)
+    assert losses.masked_l2(a, b, 1 - top).item() == 0.0
+    assert losses.masked_l2(a, b, torch.zeros_like(top)).item() == 0.0  # empty hole: no NaN
+    # whole-mix term: 0.1 × mean over everything (half the pixels at 0.25)
+    assert losses.reconstruction(a, a, b, top).item() == pytest.approx(0.25 + 0.1 * 0.125)
+
+
+def test_least_squares_gan_terms():
+    ones, zeros = torch.ones(2, 1, 4, 4), torch.zeros(2, 1, 4, 4)
+    assert losses.d_loss(ones, zeros).item() == 0.0  # a perfect discriminator
+    assert losses.d_loss(zeros, ones).item() == pytest.approx(2.0)
+    assert losses.g_adversarial(ones).item() == 0.0
+    assert losses.g_adversarial(zeros).item() == pytest.approx(1.0)
+
+
+def test_background_patch_loss_is_distance_to_nearest_real_patch():
+    size, hole = 32, _hole(1, 32, (8, 24, 8, 24))
+    real = torch.full((1, 3, size, size), -0.5)
+    background = torch.ones_like(hole)
+    assert losses.background_patches(real.clone(), real, hole, background).item() == pytest.approx(0.0)
+    gen = torch.full_like(real, 0.5)
+    assert losses.background_patches(gen, real, hole, background).item() == pytest.approx(1.0)
+    # Two backdrop colours outside the hole: the nearer one counts, not their mean.
+    real2 = real.clone()
+    real2[..., :, 16:] = 0.4
+    assert losses.background_patches(gen, real2, hole, background).item() == pytest.approx(0.01, abs=1e-5)
+    # Garment pixels are not backdrop: with the right half marked garment, only -0.5 patches remain.
+    bg_left = background.clone()
+    bg_left[..., :, 12:] = 0
+    assert losses.background_patches(gen, real2, hole, bg_left).item() == pytest.approx(1.0)
+    # The loss trains the generated layer only.
+    g = gen.clone().requires_grad_(True)
+    losses.background_patches(g, real, hole, background).backward()
+    assert g.grad.abs().sum() > 0
+
+
+def test_feature_loss_zero_on_identical_and_positive_otherwise(feature):
+    x = torch.rand(2, 3, 64, 64) * 2 - 1
+    assert feature(x, x).item() == pytest.approx(0.0, abs=1e-6)
+    assert feature(x, torch.zeros_like(x)).item() > 0.1
+    assert not any(p.requires_grad for p in feature.parameters())
+
+
+def test_alpha_loss_and_helpers():
+    g = torch.zeros(1, 1, 4, 4)
+    g[..., :2] = 1
+    assert losses.alpha_loss(g, g).item() < 1e-3
+    assert losses.alpha_loss(1 - g, g).item() > 5
+    flat = np.full((64, 64, 3), 90, np.uint8)
+    assert np.abs(texture_map(flat, 8).astype(int) - 90).max() <= 1
+    img = torch.full((1, 3, 32, 32), 0.3)
+    filled = pyramid_fill(img * (1 - _hole(1, 32, (4, 20, 4, 20))), _hole(1, 32, (4, 20, 4, 20)))
+    assert torch.allclose(filled, img, atol=1e-5)  # a flat image is filled flat
+    m = np.zeros((100, 200), bool)
+    m[40:50, 90:100] = True
+    y0, y1, x0, x1 = crop_box(m)
+    assert y0 <= 40 and y1 >= 50 and x0 <= 90 and x1 >= 100 and (y1 - y0, x1 - x0) == (100, 100)
+
+
+def test_untrained_model_is_the_push_pull_fill():
+    torch.manual_seed(0)
+    img, hole = torch.rand(2, 3, 64, 64) * 2 - 1, _hole()
+    out = Restorer(TINY).fill(img, hole)
+    assert torch.allclose(out, pyramid_fill(img, hole), atol=1e-6)
+    assert torch.equal(out * (1 - hole), img * (1 - hole))
+
+
+# --- training -----------------------------------------------------------------------
+def _batch(n=4, size=64, seed=0):
+    """Smooth two-colour 'garments' on a plain backdrop, a bar-shaped occluder across them."""
+    rng = np.random.default_rng(seed)
+    clean = np.empty((n, size, size, 3), np.uint8)
+    garment = np.zeros((n, size, size), bool)
+    garment[:, 12:52, 14:50] = True
+    for k in range(n):
+        clean[k] = rng.integers(150, 255, 3)
+        top, bottom = rng.integers(0, 255, 3), rng.integers(0, 255, 3)
+        clean[k, 12:32, 14:50], clean[k, 32:52, 14:50] = top, bottom
+    hole = np.zeros_like(garment)
+    hole[:, 24:40, 8:56] = True
+    occ = clean.copy()
+    occ[hole] = (230, 180, 150)  # skin
+    return occ, clean, hole, garment
+
+
+def test_a_few_steps_reduce_the_loss(feature):
+    torch.manual_seed(0)
+    trainer = Trainer(TINY, lr=2e-3, feature=feature)
+    batch = _batch()
+    before = trainer.evaluate(batch)
+    for _ in range(12):
+        logs = trainer.train_step(batch)
+    assert all(np.isfinite(v) for v in logs.values())
+    assert trainer.evaluate(batch) < before * 0.9
+
+
+def test_checkpoint_round_trip_and_resume(tmp_path, feature):
+    torch.manual_seed(0)
+    trainer = Trainer(TINY, feature=feature)
+    trainer.train_step(_batch())
+    path = trainer.save(tmp_path / "ck.pt", {"train_seconds": 1.5})
+    header, model, blob = load(path)
+    assert header["format"] == "drape-restore" and header["version"] == 1
+    assert header["step"] == 1 and header["config"] == TINY.to_dict() and header["train_seconds"] == 1.5
+    for k, v in trainer.model.state_dict().items():
+        assert torch.equal(v, model.state_dict()[k])
+    other = Trainer(TINY, feature=feature)
+    other.resume(path)
+    assert other.step == 1 and other.opt_g.state_dict()["state"]
+    torch.save({"weights": torch.zeros(1)}, tmp_path / "foreign.pt")
+    with pytest.raises(ValueError, match="not a restorer checkpoint"):
+        load(tmp_path / "foreign.pt")
+
+
+# --- the backend ----------------------------------------------------------------------
+def test_backend_changes_only_masked_pixels(tmp_path):
+    torch.manual_seed(0)
+    model = Restorer(TINY)
+    with torch.no_grad():  # a non-zero residual, so the fill is the network's, not only push-pull
+        for head in (model.layered.fg.head, model.layered.bg.head):
+            head.bias.fill_(0.3)
+    path = save(tmp_path / "latest.pt", model, step=3)
+    assert "learned" in INPAINTERS
+    inp = INPAINTERS.create("learned", model=str(path), threads=1)
+    rng = np.random.default_rng(1)
+    image = rng.integers(0, 255, (90, 130, 3), dtype=np.uint8)
+    mask = np.zeros((90, 130), bool)
+    mask[30:50, 60:100] = True
+    out = inp.inpaint(image, mask)
+    assert out.shape == image.shape and out.dtype == np.uint8
+    assert np.array_equal(out[~mask], image[~mask])
+    assert (out[mask] != image[mask]).any()
+    assert inp.inpaint(image, np.zeros_like(mask)) is image
+
+
+def test_missing_checkpoint_names_the_train_command(tmp_path):
+    with pytest.raises(FileNotFoundError, match="python -m pipeline.restore train"):
+        INPAINTERS.create("learned", cache_dir=tmp_path)
+
+
+def test_settings_restore_model_reaches_the_backend(tmp_path):
+    from pipeline import config, profiles
+
+    s = config.load(overrides={"inpainter": "learned", "restore_model": str(tmp_path / "m.pt")}, environ={})
+    assert profiles.backend_kwargs("inpainter", "learned", s)["model"] == str(tmp_path / "m.pt")
+    assert "model" not in profiles.backend_kwargs("inpainter", "learned", config.load(environ={}))
