@@ -54,6 +54,7 @@ class Served:
     items: int
     categories: list[str] = field(default_factory=list)
     build_seconds: float = 0.0  # 0 when everything was reused
+    probe: Path | None = None  # the catalogue's own attribute probe, when one serves the queries
 
     @property
     def index(self) -> Index:
@@ -178,9 +179,14 @@ def open_served(settings: Settings, say: Callable[[str], None] = print, progress
     items = engine.index.count()
     if not items:
         raise IndexError_(f"the index for {cat.name} is empty: no image in {cat.source} could be read")
+    probe = None
+    if cat.builtin:  # its CSV labels every attribute; other catalogues train with `python -m rerank train`
+        from . import probes
+
+        probe = probes.attach(engine, state, say, lambda: build_lock(state / ".build.lock", say))
     say(f"Serving {cat.name}: {items} items ({where}).")
     return Served(engine, cat, state, items, _categories(engine.index),
-                  time.perf_counter() - t0 if built else 0.0)
+                  time.perf_counter() - t0 if built else 0.0, probe)
 
 
 def _ingest(engine: Engine, settings: Settings, cat: Catalogue, marker: Path, progress: Progress,

@@ -1,10 +1,11 @@
 """The page: four tabs over one query. Wiring only; the work is in handlers.
 
 Event choices: the query image's `.change` runs the search (uploads, examples
-and shared links all land there); sliders re-rank on `.release`, so a drag
-costs one index lookup and programmatic updates (a shared link being applied)
-never fire a stray re-rank; the restoration box uses `.input` for the same
-reason. Every public action has an api_name; duplicates are private.
+and shared links all land there); sliders re-rank on `.release` and filter dropdowns on
+`.input`, so a drag costs one index lookup and programmatic updates (a shared
+link being applied) never fire a stray re-rank; the restoration box uses
+`.input` for the same reason. New inputs go after the old ones and have
+defaults, so API calls written for the older signature keep working. Every public action has an api_name; duplicates are private.
 """
 from __future__ import annotations
 
@@ -12,12 +13,17 @@ import gradio as gr
 
 from . import render
 from .handlers import Handlers
-from .state import MAX_K, QueryCache
+from .state import FILTER_FIELDS, MAX_AB, MAX_K, QueryCache
 
 TITLE = "Drape · occlusion-robust fashion search"
 PITCH = ("Shop photos are worn: arms, hands, hair and straps hide part of the garment, and a plain image search "
          "matches the arm as much as the dress. Drape finds the occluding pixels <em>inside</em> the garment, removes "
-         "them, restores what was underneath, then ranks by <code>w·shape + (1−w)·colour</code>.")
+         "them, restores what was underneath, then ranks by <code>w·shape + (1−w)·colour</code> and lifts the "
+         "results that share the query's attributes (category, colour, pattern, cut).")
+RERANK_HELP = ("**Attribute rerank** · score = β·overlap/|Q| − α·rank/N, higher is better: *overlap/|Q|* is the "
+               "share of the query's attributes an item matches, *rank/N* its place in the similarity list. "
+               "More β = matching attributes count more; more α = trust the similarity order more; "
+               "α = β = 0 turns the rerank off.")
 CSS = """
 #hero h1 {font-size: 1.7rem; margin: 0 0 .25rem 0; letter-spacing: -.01em; display: flex; align-items: center}
 #hero .mark {display: inline-grid; place-items: center; width: 1.6em; height: 1.6em; margin-right: .5em;
@@ -37,8 +43,10 @@ from gradio_client import Client, handle_file
 client = Client("http://127.0.0.1:7860/")      # or "user/space" on Hugging Face
 summary, gallery, table, stages, legend, timings, results = client.predict(
     handle_file("worn-dress.jpg"), 0.5, 10, True, api_name="/search")   # photo, w, top-k, restore
-print(results["results"][0])                    # {"id": …, "title": …, "score": …, "shape": …, "colour": …}
+print(results["results"][0])   # {"id": …, "score": …, "shape": …, "colour": …, "matched": {…}, "rerank_score": …}
 client.predict(0.8, 10, True, api_name="/rerank")   # new w on the cached query: no model runs
+# α, β, then filters (category, colour, pattern); left out = the defaults and no filter
+client.predict(0.8, 10, True, 0.25, 2.0, ["dress"], [], [], api_name="/rerank")
 ```'''
 
 
@@ -81,6 +89,19 @@ def build_blocks(h: Handlers) -> gr.Blocks:
                         top_k = gr.Slider(1, MAX_K, value=d.top_k, step=1, label="Results (top-k)")
                         restore = gr.Checkbox(value=d.restore, label="Remove and restore occluders",
                                               info="Off = search the photo as it is (the baseline)")
+                        with gr.Group(elem_id="rerank"):
+                            gr.Markdown(RERANK_HELP, elem_id="rerank_help")
+                            with gr.Row():
+                                beta = gr.Slider(0, MAX_AB, value=d.beta, step=0.05, min_width=140,
+                                                 label="β · reward matching attributes")
+                                alpha = gr.Slider(0, MAX_AB, value=d.alpha, step=0.05, min_width=140,
+                                                  label="α · trust the similarity order")
+                        # Always all three (hidden when the catalogue has no values): the API keeps one signature.
+                        filters = [gr.Dropdown(choices=h.facets.get(f, []), value=[], multiselect=True,
+                                               label=f"Only {f}", visible=f in h.facets, elem_id=f"filter_{f}",
+                                               info="empty = all · filters the catalogue before ranking"
+                                               if f == "category" else None)
+                                   for f in FILTER_FIELDS]
                     with gr.Column(scale=8):
                         summary = gr.Markdown("Pick an example or upload a photo to search.", elem_id="summary",
                                               label="summary")
@@ -88,7 +109,8 @@ def build_blocks(h: Handlers) -> gr.Blocks:
                         gallery = gr.Gallery(label="Results", columns=5, height="fit-content", object_fit="contain",
                                              allow_preview=True, elem_id="results")
                         table = gr.Dataframe(label="Score breakdown · total = w·shape + (1−w)·colour "
-                                                   "(cosines, higher is closer)",
+                                                   "(cosines, higher is closer) · then the attribute rerank: "
+                                                   "β·overlap/|Q| − α·rank/N",
                                              interactive=False, wrap=True, elem_id="breakdown",
                                              max_height=900, column_widths=render.column_widths(reranking))
                         with gr.Accordion("Raw results (what the API returns)", open=False):
@@ -122,8 +144,8 @@ def build_blocks(h: Handlers) -> gr.Blocks:
 
             with gr.Tab("Share & API", id="share"):
                 link = gr.Textbox(label="Link to these settings", buttons=["copy"], interactive=False,
-                                  info="Opens the app with the same weight, top-k, restoration, compare settings "
-                                       "and example query (uploaded photos are never put in a link).")
+                                  info="Opens the app with the same weight, top-k, restoration, α, β, filters, "
+                                       "compare settings and example query (uploaded photos are never put in a link).")
                 preset = gr.Textbox(label="Preset (JSON)", buttons=["copy"], interactive=False)
                 share_btn = gr.Button("Update link")
                 with gr.Row():
@@ -135,7 +157,8 @@ def build_blocks(h: Handlers) -> gr.Blocks:
                             + API_SNIPPET)
                 about_json = gr.JSON(label="Catalogue", value=h.about(), open=False)
 
-        view_inputs = [weight, top_k, restore, a_weight, a_restore, b_weight, b_restore]
+        view_inputs = [weight, top_k, restore, a_weight, a_restore, b_weight, b_restore, alpha, beta, *filters]
+        ranking = [weight, top_k, restore, alpha, beta, *filters]  # what /search and /rerank read
         search_out = [summary, gallery, table, stages, legend, timings, raw, cache]
         rerank_out = [summary, gallery, table, raw]
         # Public endpoints claim their names first; Gradio would otherwise give "share" to a private duplicate.
@@ -145,16 +168,18 @@ def build_blocks(h: Handlers) -> gr.Blocks:
         gr.Button(visible=False).click(h.about, None, about_json, api_name="catalogue")
         share_kw = dict(fn=h.share, inputs=view_inputs + [cache], outputs=[link, preset], api_visibility="private")
         # Search on image changes; preprocess=False hands our decoder the raw upload (see handlers).
-        (query.change(h.search, [query, weight, top_k, restore, cache], search_out, api_name="search",
+        (query.change(h.search, [query, *ranking, cache], search_out, api_name="search",
                       preprocess=False, concurrency_id="models", concurrency_limit=1)
          .then(**share_kw))
-        (restore.input(h.search, [query, weight, top_k, restore, cache], search_out, preprocess=False,
+        (restore.input(h.search, [query, *ranking, cache], search_out, preprocess=False,
                        concurrency_id="models", concurrency_limit=1, api_visibility="private").then(**share_kw))
-        for slider in (weight, top_k):
-            (slider.release(h.rerank, [weight, top_k, restore, cache], rerank_out,
-                            api_name="rerank" if slider is weight else None,
-                            api_visibility="public" if slider is weight else "private",
-                            show_progress="minimal", concurrency_limit=4).then(**share_kw))
+        rerank_kw = dict(fn=h.rerank, inputs=ranking + [cache], outputs=rerank_out, show_progress="minimal",
+                         concurrency_limit=4)
+        weight.release(**rerank_kw, api_name="rerank").then(**share_kw)
+        for slider in (top_k, alpha, beta):
+            slider.release(**rerank_kw, api_visibility="private").then(**share_kw)
+        for dropdown in filters:
+            dropdown.input(**rerank_kw, api_visibility="private").then(**share_kw)
         (compare_btn.click(h.compare, [query, top_k, a_weight, a_restore, b_weight, b_restore, cache],
                            [gallery_a, gallery_b, ranks, note, cache], api_name="compare", preprocess=False,
                            concurrency_id="models", concurrency_limit=1).then(**share_kw))

@@ -22,7 +22,7 @@ OCCLUDER_TINT = (230, 40, 60)
 def inside(path: Path, roots: list[Path]) -> bool:
     try:
         rp = path.resolve()
-    except OSError:
+    except (OSError, ValueError):  # ValueError: a NUL byte in a client-supplied path
         return False
     return any(rp == r or r in rp.parents for r in roots)
 
@@ -76,7 +76,7 @@ def gallery(hits: list[Hit], roots: list[Path], tag: str = "",
 # rerank.core's breakdown, folded into three readable columns; the raw terms stay in the JSON.
 RERANK_KEYS = ("rerank_score", "rank_term", "overlap_term", "overlap", "matched", "similarity_rank", "position")
 BASE_COLUMNS = ["#", "Item", "Category", "Shape", "Colour", "Total"]
-RERANK_COLUMNS = ["Rerank = β·overlap − α·rank", "Matched attributes", "Similarity #"]
+RERANK_COLUMNS = ["Rerank: overlap − rank = score", "Matched attributes", "Similarity #"]
 
 
 def extra_columns(hits: list[Hit]) -> list[str]:
@@ -90,7 +90,8 @@ def extra_columns(hits: list[Hit]) -> list[str]:
 def column_widths(reranking: bool) -> list[str]:
     """Widths for the table the current settings produce (Item gets the room titles need)."""
     if reranking:
-        return ["5%", "25%", "11%", "7%", "7%", "7%", "16%", "15%", "7%"]
+        # Matched attributes get the most room: five of them in a narrow cell make rows tower.
+        return ["4%", "16%", "9%", "8%", "8%", "8%", "15%", "25%", "7%"]
     return ["6%", "36%", "14%", "10%", "10%", "10%", "14%"]
 
 
@@ -180,7 +181,22 @@ def timings(result_timings: dict[str, float]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def summary(result: SearchResult, cached: bool, rerank: str = "") -> str:
+def query_attributes(attributes: dict | None) -> str:
+    """The query's predicted attributes with confidences: what the rerank can match on."""
+    attributes = attributes or {}
+    conf = attributes.get("_confidence", {}) or {}
+    parts = [f"{k} **{_cell(v)}**" + (f" ({conf[k]:.0%})" if isinstance(conf.get(k), (int, float)) else "")
+             for k, v in attributes.items() if not k.startswith("_")]
+    if not parts:
+        return "Query attributes: none predicted confidently, so the rerank keeps the similarity order."
+    return "Query attributes (confidence): " + " · ".join(parts)
+
+
+def filter_note(filters: dict[str, list[str]]) -> str:
+    return "; ".join(f"{k} = {' or '.join(v)}" for k, v in filters.items())
+
+
+def summary(result: SearchResult, cached: bool, rerank: str = "", filters: str = "") -> str:
     a = result.analysis
     how = "re-ranked the cached analysis (no model ran)" if cached else f"analysed in {a.total_seconds * 1000:.0f} ms"
     occl = a.region.occluded_fraction
@@ -190,8 +206,10 @@ def summary(result: SearchResult, cached: bool, rerank: str = "") -> str:
     else:
         found = f"occluders cover **{occl:.1%}** of the garment"
     found += f"; restored with `{restore}`" if restore != "off" else "; restoration **off** (photo searched as is)"
-    if rerank and "rerank" in result.timings:
-        found += f"; then {rerank}"
+    if rerank:
+        found += f"; then {rerank}" if "rerank" in result.timings else f"; {rerank}"
+    if filters:
+        found += f"; only {filters}"
     return (f"**{len(result.hits)} results** · w = {result.weight:.2f} · {how}, "
             f"searched in {result.timings.get('search', 0) * 1000:.1f} ms  \n{found}")
 

@@ -40,7 +40,10 @@ def content_key(data: bytes) -> str:
 
 # URL parameter names: short, because people paste these links into chats.
 _NAMES = {"weight": "w", "top_k": "k", "restore": "restore", "a_weight": "aw", "a_restore": "ar",
-          "b_weight": "bw", "b_restore": "br", "example": "q"}
+          "b_weight": "bw", "b_restore": "br", "example": "q", "alpha": "alpha", "beta": "beta",
+          "category": "category", "colour": "colour", "pattern": "pattern"}
+FILTER_FIELDS = ("category", "colour", "pattern")  # the facets the Search tab offers as dropdowns
+MAX_AB = 4.0  # slider range for α and β: only β/α matters, and 4:1 either way already saturates the order
 
 
 @dataclass(frozen=True)
@@ -56,11 +59,22 @@ class View:
     b_weight: float = 0.5
     b_restore: bool = True
     example: str = ""  # an example's file name; uploads are never put in a link
+    alpha: float = 0.25  # attribute rerank: β·overlap/|Q| − α·rank/N
+    beta: float = 1.0
+    # Filters as sorted tuples: hashable, and equal views give equal links.
+    category: tuple[str, ...] = ()
+    colour: tuple[str, ...] = ()
+    pattern: tuple[str, ...] = ()
 
     @classmethod
     def from_settings(cls, settings) -> "View":
         return cls(weight=settings.weight, top_k=min(settings.top_k, MAX_K), restore=settings.restore,
-                   a_weight=settings.weight, b_weight=settings.weight)
+                   a_weight=settings.weight, b_weight=settings.weight,
+                   alpha=min(settings.alpha, MAX_AB), beta=min(settings.beta, MAX_AB))
+
+    def filters(self) -> dict[str, list[str]]:
+        """Engine.rank's `filters`: only the fields with a value selected."""
+        return {f: list(getattr(self, f)) for f in FILTER_FIELDS if getattr(self, f)}
 
     def to_query(self, defaults: "View | None" = None) -> str:
         """Only what differs from the defaults, so links stay short."""
@@ -96,10 +110,22 @@ def _fmt(v: Any) -> str:
         return "1" if v else "0"
     if isinstance(v, float):
         return f"{v:g}"
+    if isinstance(v, tuple):
+        return ",".join(v)
     return str(v)
 
 
+def filter_values(raw: Any) -> tuple[str, ...]:
+    """A filter as the UI, a link ("a,b") or JSON (["a", "b"]) gives it → sorted unique tuple."""
+    if raw is None:
+        return ()
+    items = raw if isinstance(raw, (list, tuple, set)) else str(raw).split(",")
+    return tuple(sorted({str(v).strip() for v in items if str(v).strip()}))
+
+
 def _parse(name: str, raw: Any) -> Any:
+    if name in FILTER_FIELDS:
+        return filter_values(raw)  # whether the values exist is the handler's business (it knows the index)
     text = str(raw).strip().lower()
     if name.endswith("restore"):
         if text in ("1", "true", "on", "yes"):
@@ -111,6 +137,11 @@ def _parse(name: str, raw: Any) -> Any:
         v = float(text)
         if not 0.0 <= v <= 1.0:
             raise ValueError("weight must be between 0 and 1")
+        return round(v, 3)
+    if name in ("alpha", "beta"):
+        v = float(text)
+        if not 0.0 <= v <= MAX_AB:
+            raise ValueError(f"{name} must be between 0 and {MAX_AB:g}")
         return round(v, 3)
     if name == "top_k":
         v = int(float(text))
@@ -136,10 +167,12 @@ def parse_preset(text: str) -> dict[str, str]:
             raise ValueError(f"preset is not valid JSON: {exc.msg}") from None
         if not isinstance(data, dict):
             raise ValueError("a JSON preset must be an object")
-        return {str(k): str(v) for k, v in data.items()}
+        return {str(k): ",".join(map(str, v)) if isinstance(v, list) else str(v) for k, v in data.items()}
     query = text.split("?", 1)[1] if "?" in text else text
     return dict(parse_qsl(query.split("#", 1)[0], keep_blank_values=False))
 
 
 def preset_json(view: View) -> str:
-    return json.dumps({_NAMES[k]: v for k, v in asdict(view).items() if k != "example" or v})
+    # Empty filters and no example are left out: a preset reads as what was chosen.
+    return json.dumps({_NAMES[k]: list(v) if isinstance(v, tuple) else v for k, v in asdict(view).items()
+                       if (k != "example" and k not in FILTER_FIELDS) or v})

@@ -37,13 +37,21 @@ class FakeIndex:
         return [by[i] for i in ids if i in by]
 
     def facets(self, field):
-        return sorted({it.category for it in self.items})
+        return sorted({str(_field(it, field)) for it in self.items if _field(it, field)})
 
     def search(self, qs, qc, weight, k, filters=None):
+        from pipeline.index import matches
+
         s, c = self.shape @ qs, self.colour @ qc
         total = weight * s + (1 - weight) * c
-        order = np.argsort(-total, kind="stable")[:k]
+        # Filters restrict candidates before the top k, as the real indexes do.
+        ok = np.array([matches(it.category, it.attributes, filters) for it in self.items])
+        order = [i for i in np.argsort(-total, kind="stable") if ok[i]][:k]
         return [Hit(self.items[i], float(total[i]), float(s[i]), float(c[i]), r + 1) for r, i in enumerate(order)]
+
+
+def _field(item: Item, field: str):
+    return item.category if field == "category" else item.attributes.get(field)
 
 
 class FakeEngine:
@@ -52,6 +60,7 @@ class FakeEngine:
     def __init__(self, settings, index: FakeIndex):
         self.settings, self.index = settings, index
         self.analyses: list[bool] = []  # restore flag of every analysis run
+        self.ranks: list[dict] = []  # alpha, beta, filters of every rank call
 
     def analyse(self, image, restore=None, garment=0) -> Analysis:
         restore = self.settings.restore if restore is None else restore
@@ -70,17 +79,31 @@ class FakeEngine:
         feats = Features(shape / np.linalg.norm(shape), colour / np.linalg.norm(colour))
         timings = {"decode": 0.001, "resize": 0.0, "parse": 0.002, "region": 0.001, "restore": 0.003 * restore,
                    "crop": 0.0, "embed": 0.004, "colour": 0.001}
+        # A fixed description, as a probe + colour names would give one.
+        attributes = {"category": "dress", "pattern": "striped",
+                      "_confidence": {"category": 0.91, "pattern": 0.62}}
         return Analysis(rgb, parsing, Region(product, occluder, "garment", 0.001),
-                        Restoration(rgb, rgb, "telea" if restore else "off", 0.0), feats, rgb, timings)
+                        Restoration(rgb, rgb, "telea" if restore else "off", 0.0), feats, rgb, timings, attributes)
 
-    def rank(self, analysis, weight=None, top_k=None, filters=None) -> SearchResult:
+    def rank(self, analysis, weight=None, top_k=None, filters=None, alpha=None, beta=None) -> SearchResult:
+        import rerank
+
         weight = self.settings.weight if weight is None else weight
         top_k = self.settings.top_k if top_k is None else top_k
-        hits = self.index.search(analysis.features.shape, analysis.features.colour, weight, top_k, filters)
-        return SearchResult(hits, dict(analysis.timings, search=0.0001), weight, analysis)
+        alpha = self.settings.alpha if alpha is None else alpha
+        beta = self.settings.beta if beta is None else beta
+        self.ranks.append({"alpha": alpha, "beta": beta, "filters": filters})
+        reranking = alpha > 0 or beta > 0
+        depth = max(top_k, self.settings.rerank_depth) if reranking else top_k
+        hits = self.index.search(analysis.features.shape, analysis.features.colour, weight, depth, filters)
+        timings = dict(analysis.timings, search=0.0001)
+        if reranking:  # the real reranker: pure Python over the hits, no model
+            hits = rerank.apply(self, analysis, hits, alpha, beta, top_k=top_k)
+            timings["rerank"] = 0.0001
+        return SearchResult(hits, timings, weight, analysis)
 
     def search(self, image, weight=None, top_k=None, restore=None, filters=None):
-        return self.rank(self.analyse(image, restore), weight, top_k)
+        return self.rank(self.analyse(image, restore), weight, top_k, filters)
 
 
 def write_jpeg(path: Path, rgb: tuple[int, int, int], size=(96, 128)) -> Path:
@@ -103,7 +126,9 @@ def fake_served(tmp_path, tmp_path_factory, settings_factory):
         cat = CATEGORIES[i % len(CATEGORIES)]
         colour = tuple(int(v) for v in rng.integers(0, 255, 3))
         p = write_jpeg(root / cat / f"item{i:02d}.jpg", colour)
-        items.append(Item(id=f"{cat}/item{i:02d}.jpg", image=str(p), title=f"{cat} {i}", category=cat))
+        attrs = {"colour": ("red", "blue", "green")[i % 3], "pattern": ("plain", "striped")[i // 6]}
+        items.append(Item(id=f"{cat}/item{i:02d}.jpg", image=str(p), title=f"{cat} {i}", category=cat,
+                          attributes=attrs))
     shape = rng.normal(size=(12, 4)).astype(np.float32)
     colour = np.abs(rng.normal(size=(12, 4))).astype(np.float32)
     index = FakeIndex(items, shape / np.linalg.norm(shape, axis=1, keepdims=True),

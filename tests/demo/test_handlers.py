@@ -30,7 +30,7 @@ def _payload(path: Path, name: str | None = None) -> dict:
 def test_search_returns_every_view(handlers, query_image):
     summary, gallery, table, stages, legend, timings, raw, cache = handlers.search(_payload(query_image), 0.5, 5, True)
     assert "5 results" in summary and len(gallery) == 5 and len(table) == 5 and len(stages) == 7
-    assert raw["results"][0]["rank"] == 1 and set(raw["results"][0]) >= {"id", "score", "shape", "colour"}
+    assert raw["results"][0]["position"] == 1 and set(raw["results"][0]) >= {"id", "score", "shape", "colour"}
     assert timings["Stage"].iloc[-1] == "total"
     assert isinstance(cache, QueryCache) and cache.name == query_image.name
 
@@ -38,8 +38,8 @@ def test_search_returns_every_view(handlers, query_image):
 def test_sliders_rerank_without_running_a_model(handlers, query_image):
     *_, cache = handlers.search(_payload(query_image), 0.5, 5, True)
     runs = len(handlers.engine.analyses)
-    colour_only = handlers.rerank(0.0, 8, True, cache)
-    shape_only = handlers.rerank(1.0, 8, True, cache)
+    colour_only = handlers.rerank(0.0, 8, True, cache=cache)
+    shape_only = handlers.rerank(1.0, 8, True, cache=cache)
     assert len(handlers.engine.analyses) == runs  # no model ran
     assert "re-ranked the cached analysis" in colour_only[0] and len(colour_only[1]) == 8
     assert colour_only[3]["weight"] == 0.0 and shape_only[3]["weight"] == 1.0
@@ -49,17 +49,17 @@ def test_sliders_rerank_without_running_a_model(handlers, query_image):
 def test_restoration_toggle_analyses_each_setting_once(handlers, query_image):
     cache = None
     for restore in (True, False, True, False):
-        *_, cache = handlers.search(_payload(query_image), 0.5, 5, restore, cache)
+        *_, cache = handlers.search(_payload(query_image), 0.5, 5, restore, cache=cache)
     assert handlers.engine.analyses == [True, False]
 
 
 def test_rerank_before_any_search_is_a_clear_error(handlers):
     with pytest.raises(gr.Error, match="search with a photo first"):
-        handlers.rerank(0.5, 10, True, QueryCache())
+        handlers.rerank(0.5, 10, True, cache=QueryCache())
 
 
 def test_no_image_clears_instead_of_failing(handlers):
-    out = handlers.search(None, 0.5, 10, True, QueryCache())
+    out = handlers.search(None, 0.5, 10, True, cache=QueryCache())
     assert out[0].startswith("Pick an example") and out[1] == []
 
 
@@ -102,7 +102,7 @@ def test_compare_ranks_the_same_query_under_two_settings(handlers, query_image):
     assert len(ga) == len(gb) == 6 and ga[0][1].startswith("A#1") and gb[0][1].startswith("B#1")
     assert {"Item", "A → B"} <= set(table.columns) and "restore off" in note
     assert handlers.engine.analyses == [False, True]
-    handlers.search(_payload(query_image), 0.5, 5, True, cache)  # Search reuses Compare's analyses
+    handlers.search(_payload(query_image), 0.5, 5, True, cache=cache)  # Search reuses Compare's analyses
     assert handlers.engine.analyses == [False, True]
     with pytest.raises(gr.Error):
         handlers.compare(None, 6, 0.2, False, 0.8, True, None)
@@ -111,12 +111,12 @@ def test_compare_ranks_the_same_query_under_two_settings(handlers, query_image):
 def test_share_link_restores_the_same_settings(handlers, query_image):
     *_, cache = handlers.search(_payload(query_image), 0.5, 5, True)
     request = SimpleNamespace(headers={"referer": "https://example.org/space/?old=1"})
-    link, preset = handlers.share(0.8, 12, False, 0.1, False, 0.9, True, cache, request)
+    link, preset = handlers.share(0.8, 12, False, 0.1, False, 0.9, True, cache=cache, request=request)
     assert link.startswith("https://example.org/space/?") and "old=1" not in link
     assert f"q={query_image.name}" in link  # the loaded example travels with the link
     restored = handlers.apply_preset(link)
     assert restored[:7] == (0.8, 12, False, 0.1, False, 0.9, True)
-    assert restored[7] == str(query_image)
+    assert restored[-1] == str(query_image)
     assert handlers.apply_preset(preset)[:7] == restored[:7]
 
 
@@ -124,7 +124,7 @@ def test_uploads_never_travel_in_a_link(handlers, tmp_path):
     own = tmp_path / "mine.jpg"
     Image.fromarray(np.full((64, 48, 3), 90, np.uint8)).save(own)
     *_, cache = handlers.search(_payload(own), 0.5, 5, True)
-    link, _ = handlers.share(0.5, 10, True, 0.5, False, 0.5, True, cache, None)
+    link, _ = handlers.share(0.5, 10, True, 0.5, False, 0.5, True, cache=cache)
     assert "mine" not in link and "q=" not in link
 
 
