@@ -17,6 +17,9 @@ COMMANDS = {
     "rerank-grid": "bench.rerank_grid",
     "retrieval": "bench.retrieval",
     "ablate": "bench.ablate",
+    "report": "bench.report",
+    "fuzz": "bench.fuzz",
+    "load": "bench.load",
 }
 
 

@@ -65,7 +65,7 @@ def ablate(engine, suite: Path, rows: list[str], weights: list[float], ks: list[
                 reg = Region(region.product | gt, gt, region.garment_label)
             a = engine.analyse(rgb, restore=row != "off", parsing=parsing, region=reg, inpainter=inpainters[row])
             for w in weights:
-                hits = engine.rank(a, weight=w, top_k=depth).hits
+                hits = engine.rank(a, weight=w, top_k=depth, alpha=0, beta=0).hits  # similarity only: isolate restoration
                 ranked[(row, w)].append(([h.item.id for h in hits], relevant))
     return {f"{row}@{w:g}": metrics.summarise(runs, ks) for (row, w), runs in ranked.items()}
 
