@@ -23,7 +23,7 @@ from .index import Filters, Index
 from .parse import PARSERS
 from .region import product_region
 from .restore import INPAINTERS
-from .types import Analysis, Features, Restoration, SearchResult
+from .types import Analysis, Features, Parsing, Region, Restoration, SearchResult
 
 FILL = 255  # product shots sit on white; so does the background we mask away
 
@@ -128,16 +128,19 @@ class Engine:
         rgb = imageio.fit(rgb, self.settings.max_side)
         return rgb, {"decode": t1 - t0, "resize": time.perf_counter() - t1}
 
-    def _regions(self, rgb: np.ndarray, restore: bool, garment: int, timings: dict[str, float]):
+    def _regions(self, rgb: np.ndarray, restore: bool, garment: int, timings: dict[str, float],
+                 parsing: Parsing | None = None, region: Region | None = None, inpainter: Any = None):
+        # parsing/region/inpainter overrides let ablations parse once and vary the rest.
         t = time.perf_counter()
-        parsing = self.parser.parse(rgb)
+        parsing = parsing if parsing is not None else self.parser.parse(rgb)
         timings["parse"] = time.perf_counter() - t
-        region = product_region(parsing, garment)
+        region = region if region is not None else product_region(parsing, garment)
         timings["region"] = region.seconds
         t = time.perf_counter()
+        inpainter = inpainter or self.inpainter
         if restore:
-            restored = self.inpainter.inpaint(rgb, region.occluder)
-            backend = self.inpainter.name
+            restored = inpainter.inpaint(rgb, region.occluder)
+            backend = inpainter.name
         else:
             restored, backend = rgb, "off"
         timings["restore"] = time.perf_counter() - t
@@ -151,10 +154,13 @@ class Engine:
         timings["crop"] = time.perf_counter() - t
         return parsing, region, restoration, crop, colour_mask
 
-    def analyse(self, image: Any, restore: bool | None = None, garment: int = 0) -> Analysis:
+    def analyse(self, image: Any, restore: bool | None = None, garment: int = 0, parsing: Parsing | None = None,
+                region: Region | None = None, inpainter: Any = None) -> Analysis:
+        """Run the pipeline on one image; `parsing`, `region`, `inpainter` override those stages."""
         restore = self.settings.restore if restore is None else restore
         rgb, timings = self.prepare(image)
-        parsing, region, restoration, crop, colour_mask = self._regions(rgb, restore, garment, timings)
+        parsing, region, restoration, crop, colour_mask = self._regions(
+            rgb, restore, garment, timings, parsing, region, inpainter)
         t = time.perf_counter()
         shape = self.embedder.embed([crop])[0]
         timings["embed"] = time.perf_counter() - t
