@@ -142,6 +142,10 @@ def build_blocks(h: Handlers) -> gr.Blocks:
                                            elem_id="gallery_b")
                 ranks = gr.Dataframe(label="Rank of each item in A and B", interactive=False, elem_id="ranks")
 
+            from .sketch import sketch_tab  # draw a garment, find it (docs/sketch.md)
+
+            sketch_tab(h)
+
             with gr.Tab("Share & API", id="share"):
                 link = gr.Textbox(label="Link to these settings", buttons=["copy"], interactive=False,
                                   info="Opens the app with the same weight, top-k, restoration, α, β, filters, "

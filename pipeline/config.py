@@ -69,6 +69,12 @@ class Settings(BaseModel):
     workers: int = Field(2, ge=1, le=64)
     threads: int = Field(2, ge=1, le=64, description="CPU threads for torch/onnxruntime/OpenCV")
 
+    # sketch search (docs/sketch.md): edge-domain vectors in a second index beside the photo index
+    sketch: bool = Field(False, description="also store sketch vectors at ingest (HED costs ~2 s per image on CPU)")
+    edges: str = Field("hed", description="edge backend for sketch vectors: hed, or canny (fast, no TensorFlow)")
+    colouriser: str = Field("", description="trained sketch colouriser folder (python -m pipeline.sketch train); "
+                            "empty = off")
+
     @field_validator("index_dir", "home", mode="before")
     @classmethod
     def _expand(cls, v: Any) -> Any:

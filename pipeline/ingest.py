@@ -163,6 +163,11 @@ def ingest(engine: Engine, index: Index, source: str | Path, limit: int | None =
         bar = tqdm(total=len(records), unit="img", desc="ingest", file=sys.stderr, disable=None)
     done = 0
     settings = engine.settings
+    sketch = None
+    if settings.sketch:  # edge-domain vectors for sketch search, in their own index (pipeline.sketch)
+        from .sketch.build import SketchWriter
+
+        sketch = SketchWriter(engine)
     with ThreadPoolExecutor(max_workers=settings.workers) as pool:
         for batch in _batches(records, settings.batch_size):
             loaded = list(pool.map(_load, batch))
@@ -194,6 +199,9 @@ def ingest(engine: Engine, index: Index, source: str | Path, limit: int | None =
                     index.add([r.item for r, _ in ok], np.stack([f.shape for _, f in ok]),
                               np.stack([f.colour for _, f in ok]))
                     report.indexed += len(ok)
+                    if sketch is not None:
+                        by_id = {rec.item.id: img for rec, img in todo}
+                        sketch.add([r.item for r, _ in ok], [by_id[r.item.id] for r, _ in ok])
                     known.update(r.item.content_hash for r, _ in ok)
             done += len(batch)
             if bar is not None:
@@ -203,5 +211,7 @@ def ingest(engine: Engine, index: Index, source: str | Path, limit: int | None =
     if bar is not None:
         bar.close()
     index.flush()
+    if sketch is not None:
+        sketch.close()
     report.seconds = time.perf_counter() - t0
     return report
