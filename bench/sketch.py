@@ -9,7 +9,7 @@ embedded, plus the photo index's colour vector. Conditions:
   lines+colour@w   the same drawing with colour scribbles, for each --weights w
   outline+colour@w silhouette only (no interior lines), with colour
   colourised@w     (with --colouriser) the sketch colourised and searched as a photo
-  fused@w          (with --colouriser) sketch and colourised-photo scores averaged
+  fused@w          (with --colouriser) sketch and colourised-photo scores mixed, for each --photo-shares
 Edge maps and photo vectors are cached under --cache (HED costs seconds per image).
 
     python -m bench sketch --gallery ../shared/data/clothing-small/test --edges hed,canny
@@ -33,6 +33,7 @@ def configure(p) -> None:
     p.add_argument("--limit", type=int, default=None, help="first N gallery images only (smoke runs)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--colouriser", type=Path, default=None, help="trained colouriser folder (adds two rows)")
+    p.add_argument("--photo-shares", default="0.5", help="share of the colourised-photo score in the fused rows")
     p.add_argument("--cache", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "drape-sketch-bench")
     p.add_argument("--home", type=Path, default=None, help="DRAPE home (models); default: the configured one")
     p.add_argument("--json", type=Path, default=None, help="also write the results here")
@@ -115,7 +116,9 @@ def run(args) -> int:
                 photo_scores = _weighted(p_s, p_c, g_photo, g_colour, w)
                 sketch_scores = _weighted(q_s, q_c, g_sketch, g_colour, w)
                 rows[f"colourised photo w={w:g}"] = hits(photo_scores, truth)
-                rows[f"fused (sketch+colourised) w={w:g}"] = hits(0.5 * (photo_scores + sketch_scores), truth)
+                for share in [float(x) for x in args.photo_shares.split(",") if x.strip()]:
+                    fused = share * photo_scores + (1 - share) * sketch_scores
+                    rows[f"fused (photo share {share:g}) w={w:g}"] = hits(fused, truth)
         report["results"][backend] = {"seconds_per_image": cost, "rows": rows,
                                       "wall_seconds": time.perf_counter() - t0}
         _print(backend, cost, rows)
