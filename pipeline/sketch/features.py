@@ -46,6 +46,10 @@ def open_sketch_index(engine: Engine, create: bool = False, edges: str | None = 
                               threads=s.threads, shape_dim=sig["shape_dim"], colour_dim=sig["colour_dim"],
                               **sketch_index_location(s))
     except IndexError_ as exc:
+        if create and "edges:" in str(exc):
+            where = sketch_index_location(s)["path" if s.backend == "local" else "es_index"]
+            raise IndexError_(f"{str(exc).split(';')[0]}; keep one edge backend per sketch index (--edges), or "
+                              f"remove {where} to rebuild it with another") from None
         if create or "does not exist" not in str(exc):
             raise
         raise IndexError_(f"no sketch vectors for this index yet; add them with: python -m pipeline.sketch index "
