@@ -16,6 +16,7 @@ import gradio as gr
 
 MAX_FILE_SIZE = "10mb"
 UPLOAD_LIMIT_MB = 10
+CACHE_SECONDS = 3600  # = the per-session query cache's time_to_live (layout.py)
 
 
 @dataclass
@@ -30,6 +31,9 @@ class App:
         # 2 cores: one analysis at a time (it uses both), cheap re-ranks alongside; a short queue
         # tells a crowd "busy" quickly instead of making everyone wait minutes.
         self.blocks.queue(default_concurrency_limit=2, max_size=16)
+        # Gradio keeps every upload and every image it returned on disk until a restart unless told
+        # otherwise: hourly, drop files older than the session state that could still use them.
+        self.blocks.delete_cache = self.blocks.delete_cache or (CACHE_SECONDS, CACHE_SECONDS)
         options: dict[str, Any] = dict(
             max_file_size=MAX_FILE_SIZE, allowed_paths=self.allowed_paths, theme=theme(), css=CSS,
             footer_links=["api"], state_session_capacity=200,

@@ -17,6 +17,8 @@ import numpy as np
 MAX_PIXELS = 40_000_000  # 40 MP: any real product photo; far below a bomb
 MAX_BYTES = 50 * 1024 * 1024
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
+FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "TIFF", "BMP")  # PIL decoders tried, whatever the file is named
+BAND_ROWS = 256  # rows converted at a time: float temporaries stay a few MB at 40 MP
 
 
 class ImageError(ValueError):
@@ -31,7 +33,9 @@ def _open(data: bytes, name: str):
     if len(data) > MAX_BYTES:
         raise ImageError(f"{name}: file is {len(data) / 2**20:.0f} MB; the limit is {MAX_BYTES // 2**20} MB")
     try:
-        im = Image.open(io.BytesIO(data))
+        # Only the formats we document: PIL would otherwise also try EPS (which runs Ghostscript
+        # on the bytes), PSD, FITS and dozens of rarely hardened decoders on anything named .jpg.
+        im = Image.open(io.BytesIO(data), formats=FORMATS)
     except UnidentifiedImageError:
         raise ImageError(f"{name}: not an image (or a format we cannot read)") from None
     except Image.DecompressionBombError:
@@ -48,22 +52,35 @@ def _open(data: bytes, name: str):
     return im, ImageOps
 
 
+def _bands(im, convert, mode: str | None = None) -> np.ndarray:
+    """`convert` applied to horizontal bands of `im` (each first put in `mode`): a 40 MP RGBA or
+    16-bit photo would otherwise need ~2 GB of temporaries (a 5 KB palette PNG at the pixel
+    limit did exactly that); banded, the peak is the decoded image plus the result."""
+    w, h = im.size
+    out = np.empty((h, w, 3), np.uint8)
+    for y in range(0, h, BAND_ROWS):
+        band = im.crop((0, y, w, min(h, y + BAND_ROWS)))
+        out[y:y + BAND_ROWS] = convert(np.asarray(band.convert(mode) if mode else band))
+    return out
+
+
 def _to_rgb(im) -> np.ndarray:
     mode = im.mode
     if mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         # 16-bit and float greys: scale to 8 bits rather than clip.
-        a = np.asarray(im, dtype=np.float32)
-        hi = float(a.max()) or 1.0
-        a = np.clip(a / hi * 255.0, 0, 255).astype(np.uint8)
-        return np.repeat(a[..., None], 3, axis=2)
+        hi = float(np.nan_to_num(im.getextrema()[1], nan=0.0, posinf=0.0)) or 1.0
+
+        def grey(a: np.ndarray) -> np.ndarray:
+            a = np.clip(np.nan_to_num(a.astype(np.float32), nan=0.0) / hi * 255.0, 0, 255).astype(np.uint8)
+            return np.repeat(a[..., None], 3, axis=2)
+        return _bands(im, grey)
     if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in im.info):
         # Transparent pixels become white, as product shots on a white page.
-        im = im.convert("RGBA")
-        a = np.asarray(im, dtype=np.float32)
-        alpha = a[..., 3:4] / 255.0
-        rgb = a[..., :3] * alpha + 255.0 * (1 - alpha)
-        return rgb.round().astype(np.uint8)
-    return np.asarray(im.convert("RGB"), dtype=np.uint8)
+        def white(a: np.ndarray) -> np.ndarray:
+            rgb, alpha = a[..., :3].astype(np.uint16), a[..., 3:4].astype(np.uint16)
+            return ((rgb * alpha + 255 * (255 - alpha) + 127) // 255).astype(np.uint8)  # exact rounding
+        return _bands(im, white, "RGBA")
+    return np.asarray(im if mode == "RGB" else im.convert("RGB"), dtype=np.uint8)
 
 
 def decode(data: bytes, name: str = "image") -> np.ndarray:
@@ -115,6 +132,8 @@ def load_image(source: str | os.PathLike | bytes | np.ndarray, name: str | None 
 def as_rgb(arr: np.ndarray) -> np.ndarray:
     """Coerce an in-memory array (e.g. from Gradio) to RGB uint8."""
     a = np.asarray(arr)
+    if a.dtype.kind not in "biuf":  # object, complex, strings: not pixels
+        raise ImageError(f"expected numeric pixels, got an array of {a.dtype}")
     if a.size == 0:
         raise ImageError("image has no pixels")
     if a.ndim == 2:
@@ -126,7 +145,9 @@ def as_rgb(arr: np.ndarray) -> np.ndarray:
     if a.shape[2] == 1:
         a = np.repeat(a, 3, axis=2)
     if a.dtype != np.uint8:
-        a = a.astype(np.float32)
+        if a.dtype.kind == "f" and a.dtype.itemsize > 4:
+            a = np.clip(a, -1e30, 1e30)  # beyond float32's range the cast below would overflow
+        a = np.nan_to_num(a.astype(np.float32), nan=0.0, posinf=255.0, neginf=0.0)
         hi = 255.0 if a.max() > 1.0 else 1.0
         a = np.clip(a / hi * 255.0, 0, 255).round().astype(np.uint8)
     if a.shape[2] == 4:

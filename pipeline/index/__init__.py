@@ -78,7 +78,7 @@ def matches(item_category: str, attributes: dict[str, Any], filters: Filters | N
             continue
         value = item_category if field == "category" else attributes.get(field)
         values = value if isinstance(value, list) else [value]
-        if not any(str(v) in allowed for v in values if v is not None):
+        if not any(str(v) in allowed for v in values if v is not None and v != ""):  # "" is no value, as in the indexes
             return False
     return True
 

@@ -63,7 +63,9 @@ class LocalIndex:
         elif create:
             if shape_dim is None or colour_dim is None:
                 raise IndexError_("creating an index needs the vector sizes")
-            if self.path.exists() and any(self.path.iterdir()):
+            # Ignoring a manifest temp file: a kill between mkdir and the manifest's rename leaves one.
+            if self.path.exists() and any(not (f.name.startswith(".manifest.json.") and f.name.endswith(".tmp"))
+                                          for f in self.path.iterdir()):
                 raise IndexError_(f"{self.path} exists and is not a drape index; choose an empty or new directory")
             self.path.mkdir(parents=True, exist_ok=True)
             self.manifest = {"format": FORMAT, "version": VERSION, "shape_dim": shape_dim,

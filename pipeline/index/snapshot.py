@@ -29,6 +29,24 @@ def _faiss(threads: int):
     return faiss
 
 
+def _dead_writer(path: Path) -> bool:
+    """Whether a `.<name>.<pid>.tmp` was left by a process that no longer runs (another live
+    process may be building its own snapshot right now: never touch that one)."""
+    try:
+        pid = int(path.name.rsplit(".", 2)[-2])
+    except (ValueError, IndexError):
+        return False
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # EPERM: alive, someone else's
+        return False
+    return False
+
+
 class Snapshot:
     def __init__(self, folder: Path, generation: int, shape_dim: int, mode: str, threads: int):
         self.folder, self.generation, self.shape_dim, self.mode = folder, generation, shape_dim, mode
@@ -91,6 +109,9 @@ class Snapshot:
         for old in root.glob("snap-*"):  # readers of old folders keep their mmaps open
             if old.name != name:
                 shutil.rmtree(old, ignore_errors=True)
+        for tmp_left in [*root.glob(".snap-*.tmp"), *root.glob(".snapshot.*.tmp")]:
+            if _dead_writer(tmp_left):  # a build killed mid-way: a whole copy of the vectors, never reused
+                shutil.rmtree(tmp_left, ignore_errors=True) if tmp_left.is_dir() else tmp_left.unlink(missing_ok=True)
         return cls(final, generation, shape_dim, ann, threads)
 
     # -- filters ---------------------------------------------------------------
