@@ -10,6 +10,7 @@ COMMANDS = {
     "latency": "bench.latency",
     "throughput": "bench.throughput",
     "index": "bench.index",
+    "scale": "bench.scale",
     "occlude": "bench.occlude",
     "online": "bench.online",
     "restoration": "bench.restoration",

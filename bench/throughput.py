@@ -22,7 +22,8 @@ def run(args) -> int:
     from pipeline.ingest import ingest
 
     with tempfile.TemporaryDirectory() as tmp:
-        settings = config.load(args.config, {"index_dir": Path(tmp) / "idx"})
+        # The feature cache would turn a second run into a cache benchmark: models only here.
+        settings = config.load(args.config, {"index_dir": Path(tmp) / "idx", "feature_cache": False})
         engine = Engine(settings)
         engine.embedder.embed([engine.prepare(next(Path(args.source).rglob("*.jpg")))[0]])  # load the model first
         engine.index = open_index(settings, engine.signature(), create=True)

@@ -59,8 +59,8 @@ class Settings(BaseModel):
     # index
     backend: str = "local"
     index_dir: Path | None = Field(None, description="local index folder; default <home>/index")
-    ann: Literal["auto", "exact", "hnsw"] = "auto"
-    ann_threshold: int = Field(100_000, ge=0, description="'auto' switches to HNSW above this many items")
+    ann: Literal["auto", "exact", "ivf", "hnsw"] = "auto"
+    ann_threshold: int = Field(100_000, ge=0, description="'auto' switches to 'ivf' (docs/scale.md) above this many items")
     es_index: str = "drape-items"
     catalogue: str = Field("", description="folder or CSV the app serves; empty = the built-in generated one")
 
@@ -68,6 +68,8 @@ class Settings(BaseModel):
     batch_size: int = Field(32, ge=1, le=1024)
     workers: int = Field(2, ge=1, le=64)
     threads: int = Field(2, ge=1, le=64, description="CPU threads for torch/onnxruntime/OpenCV")
+    feature_cache: bool = Field(True, description="reuse vectors of already-seen photos (by content hash) at "
+                                "ingest: <home>/cache, one file per pipeline signature")
 
     # sketch search (docs/sketch.md): edge-domain vectors in a second index beside the photo index
     sketch: bool = Field(False, description="also store sketch vectors at ingest (HED costs ~2 s per image on CPU)")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
 import cv2
@@ -26,28 +27,28 @@ from .restore import INPAINTERS
 from .types import Analysis, Features, Parsing, Region, Restoration, SearchResult
 
 FILL = 255  # product shots sit on white; so does the background we mask away
+EMBED_CHUNK = 8  # ingest embeds crops 8 at a time, overlapped with parsing (features_many)
 
 
 def garment_crop(image: np.ndarray, mask: np.ndarray, mask_background: bool, margin: float = 0.04) -> np.ndarray:
     """The garment's bounding box, background whitened, padded to a square."""
     h, w = mask.shape
-    if mask.sum() < 0.002 * h * w:  # nothing credible found: embed the whole photo
-        mask = np.ones_like(mask)
-    ys, xs = np.nonzero(mask)
+    m8 = mask.astype(np.uint8)
+    if cv2.countNonZero(m8) < 0.002 * h * w:  # nothing credible found: embed the whole photo
+        m8 = np.ones_like(m8)
+    x, y, bw, bh = cv2.boundingRect(m8)
     pad = int(margin * max(h, w))
-    y0, y1 = max(0, ys.min() - pad), min(h, ys.max() + pad + 1)
-    x0, x1 = max(0, xs.min() - pad), min(w, xs.max() + pad + 1)
-    crop = image[y0:y1, x0:x1]
+    y0, y1 = max(0, y - pad), min(h, y + bh + pad)
+    x0, x1 = max(0, x - pad), min(w, x + bw + pad)
+    crop = np.ascontiguousarray(image[y0:y1, x0:x1])
     if mask_background:
         # A feathered edge: a hard cut-out puts a fake contour into the CNN's view.
-        soft = cv2.GaussianBlur(mask[y0:y1, x0:x1].astype(np.float32), (0, 0), 1.5)[..., None]
-        crop = (crop.astype(np.float32) * soft + FILL * (1.0 - soft)).round().astype(np.uint8)
+        soft = cv2.GaussianBlur(m8[y0:y1, x0:x1].astype(np.float32), (0, 0), 1.5)
+        crop = cv2.blendLinear(crop, np.full_like(crop, FILL), soft, 1.0 - soft)
     ch, cw = crop.shape[:2]
     side = max(ch, cw)
-    out = np.full((side, side, 3), FILL, np.uint8)
     oy, ox = (side - ch) // 2, (side - cw) // 2
-    out[oy:oy + ch, ox:ox + cw] = crop
-    return out
+    return cv2.copyMakeBorder(crop, oy, side - ch - oy, ox, side - cw - ox, cv2.BORDER_CONSTANT, value=(FILL,) * 3)
 
 
 def removed_view(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -182,10 +183,21 @@ class Engine:
             _, _, restoration, crop, colour_mask = self._regions(rgb, restore, 0, {})
             return crop, self.colour.histogram(restoration.restored, colour_mask)
 
-        done = list(pool.map(one, images)) if pool is not None else [one(im) for im in images]
-        crops, colours = [c for c, _ in done], [h for _, h in done]
-        shapes = self.embedder.embed(crops)
-        return [Features(s, c) for s, c in zip(shapes, colours)]
+        if pool is None or len(images) <= EMBED_CHUNK:
+            done = list(pool.map(one, images)) if pool is not None else [one(im) for im in images]
+            shapes = self.embedder.embed([c for c, _ in done])
+            return [Features(s, h) for s, (_, h) in zip(shapes, done)]
+        # Overlap the CNN with the per-image stages: each chunk of finished crops is embedded on its own thread
+        # while the pool parses the next images, so neither core idles at the batch's CNN step or its stragglers.
+        futures = [pool.submit(one, im) for im in images]
+        done, embedded = [], []
+        with ThreadPoolExecutor(max_workers=1) as cnn:
+            for start in range(0, len(futures), EMBED_CHUNK):
+                chunk = [f.result() for f in futures[start: start + EMBED_CHUNK]]
+                done.extend(chunk)
+                embedded.append(cnn.submit(self.embedder.embed, [c for c, _ in chunk]))
+            shapes = np.concatenate([e.result() for e in embedded])
+        return [Features(s, h) for s, (_, h) in zip(shapes, done)]
 
     # -- search --------------------------------------------------------------------
     def rank(self, analysis: Analysis, weight: float | None = None, top_k: int | None = None,

@@ -43,6 +43,7 @@ class Record:
 class Report:
     indexed: int = 0
     skipped: int = 0
+    cached: int = 0  # indexed from the feature cache (pipeline/cache.py), no model run
     failed: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
     total: int = 0
@@ -163,6 +164,11 @@ def ingest(engine: Engine, index: Index, source: str | Path, limit: int | None =
         bar = tqdm(total=len(records), unit="img", desc="ingest", file=sys.stderr, disable=None)
     done = 0
     settings = engine.settings
+    cache = None
+    if getattr(settings, "feature_cache", False):  # duck-typed engines (tests, tools) may lack the setting
+        from .cache import FeatureCache, cached_features
+
+        cache = FeatureCache.for_engine(engine)
     sketch = None
     if settings.sketch:  # edge-domain vectors for sketch search, in their own index (pipeline.sketch)
         from .sketch.build import SketchWriter
@@ -181,7 +187,12 @@ def ingest(engine: Engine, index: Index, source: str | Path, limit: int | None =
                     todo.append((rec, img))
             if todo:
                 try:
-                    feats = engine.features_many([img for _, img in todo], pool=pool)
+                    if cache is not None:
+                        feats, hits = cached_features(engine, cache, [img for _, img in todo],
+                                                      [rec.item.content_hash for rec, _ in todo], pool=pool)
+                        report.cached += hits
+                    else:
+                        feats = engine.features_many([img for _, img in todo], pool=pool)
                 except Exception as exc:  # a model failure on one batch: retry one by one
                     feats = []
                     for rec, img in todo:
@@ -211,6 +222,8 @@ def ingest(engine: Engine, index: Index, source: str | Path, limit: int | None =
     if bar is not None:
         bar.close()
     index.flush()
+    if cache is not None:
+        cache.close()
     if sketch is not None:
         sketch.close()
     report.seconds = time.perf_counter() - t0

@@ -101,6 +101,9 @@ class EfficientNetLite0:
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = self.threads
         opts.inter_op_num_threads = 1
+        # Idle workers sleep instead of spinning: beside the ingest pool (or other processes) spinning threads
+        # steal the cores the parser needs.
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         name = sess.get_inputs()[0].name
         return lambda x: sess.run(None, {name: x})[0]

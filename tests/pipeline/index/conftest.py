@@ -15,7 +15,7 @@ import pytest
 
 from pipeline.index import INDEXES
 
-BACKENDS = ["local-exact", "local-hnsw", "elasticsearch-offline",
+BACKENDS = ["local-exact", "local-hnsw", "local-ivf", "elasticsearch-offline",
             pytest.param("elasticsearch", marks=pytest.mark.live),
             pytest.param("elasticsearch-exact", marks=pytest.mark.live)]
 _LIVE_ES_INDEXES: list[str] = []
@@ -32,9 +32,9 @@ def make_index(kind: str, tmp_path, shape_dim: int, colour_dim: int):
     if kind == "local-exact":
         return INDEXES.create("local", path=tmp_path / "idx", create=True, shape_dim=shape_dim,
                               colour_dim=colour_dim, ann="exact")
-    if kind == "local-hnsw":
+    if kind in ("local-hnsw", "local-ivf"):
         return INDEXES.create("local", path=tmp_path / "idx", create=True, shape_dim=shape_dim,
-                              colour_dim=colour_dim, ann="hnsw")
+                              colour_dim=colour_dim, ann=kind.split("-")[1])
     if kind == "elasticsearch-offline":
         _es_client_or_skip()
         from .es_fake import FakeCluster

@@ -1,0 +1,167 @@
+"""The local index's scale path: weight-aware ANN recall, exact rescoring, incremental writes, bulk load."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from pipeline.index import INDEXES
+from pipeline.index import ann as ann_mod
+from pipeline.index import snapshot as snapshot_mod
+from pipeline.types import Item
+
+DS, DC = 64, 16
+N = 6000  # above ann.SCAN_MIN, so the ANN really skips most of the catalogue
+
+
+def unit(a: np.ndarray) -> np.ndarray:
+    return (a / np.linalg.norm(a, axis=-1, keepdims=True)).astype(np.float32)
+
+
+_CENTRES = {d: np.random.default_rng(d).normal(size=(20, d)) for d in (DS, DC)}
+
+
+def clustered(rng, n: int, dim: int) -> np.ndarray:
+    """Items and queries from the same 20 clusters: queries look like the catalogue, as photos of garments do."""
+    centres = _CENTRES[dim]
+    return unit(centres[rng.integers(0, len(centres), n)] + 0.6 * rng.normal(size=(n, dim)))
+
+
+def items(start: int, n: int) -> list[Item]:
+    return [Item(id=f"i{j}", image="", category=("dress", "hat")[j % 2], content_hash=f"h{j}")
+            for j in range(start, start + n)]
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(3)
+    return clustered(rng, N + 400, DS), np.abs(clustered(rng, N + 400, DC))
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, data):
+    """One bulk load for the module; each test gets its own copy of the folder."""
+    shape, colour = data
+    path = tmp_path_factory.mktemp("scale") / "idx"
+    idx = INDEXES.create("local", path=path, create=True, shape_dim=DS, colour_dim=DC, ann="ivf")
+    idx.bulk_add(((items(i, 1000), shape[i:i + 1000], colour[i:i + 1000]) for i in range(0, N, 1000)), total=N)
+    idx.close()
+    return path
+
+
+@pytest.fixture
+def index(built, tmp_path):
+    shutil.copytree(built, tmp_path / "idx")
+    idx = INDEXES.create("local", path=tmp_path / "idx", ann="ivf")
+    yield idx
+    idx.close()
+
+
+def brute(idx, qs, qc, w, k):
+    snap = idx.snapshot()
+    live = np.flatnonzero(~snap.dead)
+    rows = snap.rows(live)
+    scores = w * (rows[:, :DS] @ qs) + (1 - w) * (rows[:, DS:] @ qc)
+    return [snap.ids[p] for p in live[np.argsort(-scores, kind="stable")[:k]]]
+
+
+def queries(seed: int, n: int = 20):
+    rng = np.random.default_rng(seed)
+    return clustered(rng, n, DS), np.abs(clustered(rng, n, DC))
+
+
+@pytest.mark.parametrize("w", [0.0, 0.3, 0.5, 0.8, 1.0])
+def test_ann_recall_at_every_weight(index, w):
+    assert index.snapshot().ann is not None and index.snapshot().ann.kind == "ivf"
+    qs, qc = queries(int(w * 10) + 1)
+    recall = [len(set(h.item.id for h in index.search(qs[q], qc[q], w, 20)) & set(brute(index, qs[q], qc[q], w, 20)))
+              / 20 for q in range(len(qs))]
+    assert np.mean(recall) >= 0.97, recall
+
+
+def test_scores_are_exact_after_rescoring(index, data):
+    shape, colour = data
+    qs, qc = queries(9, 3)
+    for w in (0.0, 0.6, 1.0):
+        hits = index.search(qs[0], qc[0], w, 30)
+        for h in hits:
+            i = int(h.item.id[1:])
+            assert h.shape == pytest.approx(float(shape[i] @ qs[0]), abs=1e-5)
+            assert h.colour == pytest.approx(float(colour[i] @ qc[0]), abs=1e-5)
+            assert h.score == pytest.approx(w * h.shape + (1 - w) * h.colour, abs=1e-5)
+        assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+def test_numpy_scalar_codes_match_faiss():
+    faiss = ann_mod.faiss_module(1)
+    rng = np.random.default_rng(0)
+    for d in (36, 37):
+        x = rng.normal(size=(2000, d)).astype(np.float32)
+        pq = faiss.ProductQuantizer(d, d, 4)
+        pq.train(x)
+        assert np.array_equal(ann_mod.ScalarCodes(pq)(x[:300]), pq.compute_codes(x[:300]))
+
+
+def test_bulk_load_publishes_its_own_snapshot(index, tmp_path):
+    pointer = json.loads((tmp_path / "idx" / "snapshot.json").read_text())
+    assert pointer["generation"] == index.generation()
+    assert (tmp_path / "idx" / pointer["folder"] / "ann-ivf").is_dir()
+    assert not list((tmp_path / "idx").glob(".*.tmp"))
+    assert index.snapshot().base_n == N == index.count()
+
+
+def test_adds_and_deletes_apply_without_a_rebuild(index, data, tmp_path):
+    shape, colour = data
+    folder = index.snapshot().folder
+    index.add(items(N, 200), shape[N:N + 200], colour[N:N + 200])
+    assert index.delete([f"i{j}" for j in range(0, 100)]) == 100
+    index.add(items(100, 1), shape[[N + 300]], colour[[N + 300]])  # an upsert: same id, new vectors
+    snap = index.snapshot()
+    assert snap.folder == folder and snap.base_n == N  # applied in memory, base untouched
+    assert snap.live() == N + 200 - 100 == index.count()  # i100 was replaced, not added
+    qs, qc = queries(5, 5)
+    for q in range(5):
+        for w in (0.0, 0.5, 1.0):
+            got = [h.item.id for h in index.search(qs[q], qc[q], w, 20)]
+            assert not {f"i{j}" for j in range(0, 100)} & set(got)
+            assert len(set(got) & set(brute(index, qs[q], qc[q], w, 20))) >= 19
+    new = index.search(shape[N + 150], colour[N + 150], 0.5, 1)[0]
+    assert new.item.id == f"i{N + 150}" and new.score == pytest.approx(1.0, abs=1e-5)
+    moved = index.search(shape[N + 300], colour[N + 300], 0.5, 1)[0]
+    assert moved.item.id == "i100" and moved.score == pytest.approx(1.0, abs=1e-5)
+    assert index.facets("category") == ["dress", "hat"]
+    reopened = INDEXES.create("local", path=tmp_path / "idx", ann="ivf")  # a second process's view
+    assert [h.item.id for h in reopened.search(qs[0], qc[0], 0.3, 10)] == \
+        [h.item.id for h in index.search(qs[0], qc[0], 0.3, 10)]
+    reopened.close()
+
+
+def test_heavy_churn_compacts_into_a_new_base(index, data):
+    shape, colour = data
+    folder = index.snapshot().folder
+    index.delete([f"i{j}" for j in range(0, 2000)])
+    snap = index.snapshot()
+    assert snap.folder != folder and snap.base_n == N - 2000 and not snap.dead.any()
+    assert len(index.search(shape[10], colour[10], 0.5, 5)) == 5
+
+
+def test_filters_and_deletions_in_the_ann_path(index, data, monkeypatch):
+    monkeypatch.setattr(snapshot_mod, "EXACT_SUBSET", 10)  # force filtered queries through the ANN
+    shape, colour = data
+    index.delete(["i2", "i4"])
+    hits = index.search(shape[2], colour[2], 0.5, 10, filters={"category": ["dress"]})
+    assert len(hits) == 10 and all(h.item.category == "dress" for h in hits)
+    assert "i2" not in [h.item.id for h in hits] and "i4" not in [h.item.id for h in hits]
+
+
+def test_bulk_load_with_duplicate_ids_falls_back_to_sqlite(tmp_path, data):
+    shape, colour = data
+    idx = INDEXES.create("local", path=tmp_path / "dup", create=True, shape_dim=DS, colour_dim=DC, ann="exact")
+    chunks = [(items(0, 300), shape[:300], colour[:300]), (items(250, 100), shape[300:400], colour[300:400])]
+    assert idx.bulk_add(chunks) == 400
+    assert idx.count() == 350 and idx.snapshot().live() == 350
+    hit = idx.search(shape[350], colour[350], 0.5, 1)[0]  # i300 holds the second chunk's vectors
+    assert hit.item.id == "i300" and hit.score == pytest.approx(1.0, abs=1e-5)
+    idx.close()
