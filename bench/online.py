@@ -23,6 +23,7 @@ def configure(p):
     p.add_argument("--limit", type=int, default=20)
     p.add_argument("--max-side", type=int, default=512)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--parse-size", type=int, help="SegFormer input side (Settings.parse_size); default the profile's")
     p.add_argument("--work", type=Path, default=Path.home() / ".cache" / "drape" / "bench-online",
                    help="where the random full-size models and their ONNX exports are kept between runs")
     p.add_argument("--lama", type=Path, help="a LaMa ONNX file or folder (lama_fp32.onnx) to time the restore stage")
@@ -93,6 +94,8 @@ def run(args) -> int:
     t0 = time.perf_counter()
     models = {k: str(v) for k, v in build_models(args.work).items()}
     overrides = {"profile": "online", "max_side": args.max_side, "threads": args.threads, "home": args.work / "home"}
+    if args.parse_size:  # unset, the profile's own size applies
+        overrides["parse_size"] = args.parse_size
     if args.lama:
         models["lama"] = str(args.lama)
     else:
@@ -158,7 +161,7 @@ def run(args) -> int:
     if args.json:
         print(json.dumps({**head, "ms": rows}, indent=2))
         return 0
-    print(f"{len(files)} queries at {args.max_side} px, {args.threads} threads — {head['machine']} — {head['date']}")
+    print(f"{len(files)} queries at {args.max_side} px (SegFormer at {engine.parser.size[0]}), {args.threads} threads — {head['machine']} — {head['date']}")
     print(f"backends: {head['backends']}; LaMa {head['lama']}; setup {head['setup_s']} s")
     print(f"load average before/after: {head['load']}")
     print("| stage | p50 ms | p95 ms | min ms | CPU ms p50 | n |\n|---|---:|---:|---:|---:|---:|")

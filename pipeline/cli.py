@@ -9,6 +9,7 @@ import argparse
 import json
 import os
 import sys
+import typing
 from typing import Any
 
 from . import config as config_mod
@@ -21,6 +22,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--index", dest="index_dir", help="index directory (local backend)")
     p.add_argument("--backend", help="index backend: local or elasticsearch")
     p.add_argument("--es-index", dest="es_index", help="Elasticsearch index alias (elasticsearch backend)")
+    p.add_argument("--profile", choices=typing.get_args(config_mod.Settings.model_fields["profile"].annotation),
+                   help="backend set for the stages not named below (docs/models.md)")
     p.add_argument("--parser", help="parser backend")
     p.add_argument("--inpainter", help="inpainting backend")
     p.add_argument("--embedder", help="shape/style embedder backend")
@@ -39,8 +42,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--attributes", help="attribute predictors stored with each item: auto, none, or e.g. probe:NAME,colour-names")
     _common(p)
 
-    p = sub.add_parser("search", help="search the index with a photo")
-    p.add_argument("image")
+    p = sub.add_parser("search", help="search the index with a photo, a text, or both")
+    p.add_argument("image", nargs="?", help="query photo (optional with --text)")
+    p.add_argument("--text", help='text query, e.g. "red floral midi dress" (needs a text-capable embedder: '
+                   "--profile online)")
+    p.add_argument("--text-weight", type=float, default=0.5, dest="text_weight",
+                   help="photo + text: share of the text in the shape vector, 0..1 (default 0.5)")
     p.add_argument("--top-k", type=int, dest="top_k")
     p.add_argument("--weight", type=float, help="w in w·shape + (1−w)·colour, 0..1")
     p.add_argument("--no-restore", dest="restore", action="store_const", const=False,
@@ -109,15 +116,27 @@ def cmd_ingest(args, settings) -> int:
 
 
 def cmd_search(args, settings) -> int:
+    if not args.image and not args.text:
+        raise ValueError("search needs a photo, --text, or both")
+    if not 0.0 <= args.text_weight <= 1.0:
+        raise ValueError(f"--text-weight must be within 0..1, got {args.text_weight}")
     engine = _engine(settings, create=False)
-    result = engine.search(args.image, filters=parse_filters(args.filter))
+    filters = parse_filters(args.filter)
+    if args.text:
+        result = engine.search_text(args.text, image=args.image, text_weight=args.text_weight, filters=filters)
+    else:
+        result = engine.search(args.image, filters=filters)
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
         return 0
     a = result.analysis
-    print(f"{len(result.hits)} results  (w={result.weight:.2f}, occluded {a.region.occluded_fraction:.1%} of the garment, "
-          f"restore={a.restoration.backend})")
-    attrs = {k: v for k, v in a.attributes.items() if not k.startswith("_")}
+    if a is None:  # text alone: no photo analysed
+        print(f"{len(result.hits)} results for the text {args.text!r} (shape space only)")
+    else:
+        print(f"{len(result.hits)} results  (w={result.weight:.2f}, occluded {a.region.occluded_fraction:.1%} of the "
+              f"garment, restore={a.restoration.backend}" + (f", text weight {args.text_weight:g}" if args.text else "")
+              + ")")
+    attrs = {k: v for k, v in a.attributes.items() if not k.startswith("_")} if a is not None else {}
     if attrs:
         conf = a.attributes.get("_confidence", {})
         print("query attributes: " + ", ".join(f"{k}={v} ({conf.get(k, 0):.2f})" for k, v in attrs.items()))

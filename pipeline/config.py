@@ -27,7 +27,7 @@ class Settings(BaseModel):
     home: Path = Field(DEFAULT_HOME, description="models, default catalogue and index live here")
 
     # stages: backend names from each stage's registry
-    profile: Literal["offline", "online", "paper"] = "offline"
+    profile: Literal["offline", "online", "online-hq", "paper"] = "offline"
     parser: str = "classical"
     inpainter: str = "telea"
     restore_model: str = Field("", description="checkpoint of the 'learned' inpainter "
@@ -37,6 +37,8 @@ class Settings(BaseModel):
     # hub backends: backend name -> hub id or local folder, e.g. {"fashion-clip": "/models/fclip"}
     # (env/file may give "name=id,name=id"); detectron2 needs its own config + weights files
     models: dict[str, str] = Field(default_factory=dict, description="per-backend model id or local path")
+    parse_size: int | None = Field(None, ge=128, le=1024, description="SegFormer input side in px; empty = the "
+                                   "model's own (512 for B2). Cost grows with its square: 384 is ~1.8x faster")
     detectron2_config: Path | None = None
     detectron2_weights: Path | None = None
 

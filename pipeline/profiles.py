@@ -29,9 +29,13 @@ from .restore import INPAINTERS
 log = logging.getLogger("pipeline.profiles")
 
 STAGES = ("parser", "inpainter", "embedder")
-PROFILES: dict[str, dict[str, str]] = {
+# A profile sets stages and, where one matters for its speed, other settings; all yield to explicit ones.
+# "online" fits a 2-core CPU (HF Spaces' free tier): SegFormer at 320 px and Telea keep a query under 1 s
+# (docs/models.md); "online-hq" is the same models at full size with LaMa, for a GPU or batch work.
+PROFILES: dict[str, dict[str, Any]] = {
     "offline": {"parser": "classical", "inpainter": "telea", "embedder": "efficientnet-lite0"},
-    "online": {"parser": "segformer", "inpainter": "lama", "embedder": "fashion-clip"},
+    "online": {"parser": "segformer", "inpainter": "telea", "embedder": "fashion-clip", "parse_size": 320},
+    "online-hq": {"parser": "segformer", "inpainter": "lama", "embedder": "fashion-clip"},
     "paper": {"parser": "segformer", "inpainter": "telea", "embedder": "inception-resnet-v2"},
 }
 FALLBACK = PROFILES["offline"]
@@ -46,7 +50,7 @@ def resolve(settings: Settings) -> Settings:
     if settings.profile == "paper" and settings.detectron2_config and settings.detectron2_weights:
         chosen["parser"] = "detectron2"  # the patent's Mask R-CNN, when the user has one
     explicit = settings.model_fields_set
-    return settings.model_copy(update={s: chosen[s] for s in STAGES if s not in explicit})
+    return settings.model_copy(update={k: v for k, v in chosen.items() if k not in explicit})
 
 
 def backend_kwargs(stage: str, name: str, settings: Settings) -> dict[str, Any]:
@@ -55,6 +59,8 @@ def backend_kwargs(stage: str, name: str, settings: Settings) -> dict[str, Any]:
     params = inspect.signature(factory).parameters
     offer: dict[str, Any] = {"threads": settings.threads, "cache_dir": settings.home / "models",
                              "model": settings.models.get(name)}
+    if name == "segformer" and settings.parse_size:
+        offer["size"] = settings.parse_size
     if name == "learned" and settings.restore_model:
         offer["model"] = settings.restore_model
     if name == "detectron2":
@@ -114,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.command == "show":
         for name, stages in PROFILES.items():
-            print(f"{name:>8}: " + ", ".join(f"{s}={b}" for s, b in stages.items()))
+            print(f"{name:>9}: " + ", ".join(f"{s}={b}" for s, b in stages.items()))
         return 0
     notices = prefetch(config.load(args.config, {"profile": args.profile}))
     if notices:

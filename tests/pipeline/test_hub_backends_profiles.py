@@ -19,6 +19,10 @@ def load(tmp_path, **overrides):
 def test_profiles_pick_defaults_but_never_override_an_explicit_stage(tmp_path):
     online = profiles.resolve(load(tmp_path, profile="online", inpainter="ns"))
     assert (online.parser, online.inpainter, online.embedder) == ("segformer", "ns", "fashion-clip")
+    assert online.parse_size == 320  # the 2-core budget (docs/models.md) ...
+    assert profiles.resolve(load(tmp_path, profile="online", parse_size=512)).parse_size == 512  # ... unless set
+    hq = profiles.resolve(load(tmp_path, profile="online-hq"))
+    assert (hq.inpainter, hq.parse_size) == ("lama", None)
     paper = profiles.resolve(load(tmp_path, profile="paper"))
     assert (paper.parser, paper.inpainter, paper.embedder) == ("segformer", "telea", "inception-resnet-v2")
     rcnn = profiles.resolve(load(tmp_path, profile="paper", detectron2_config="c.yaml", detectron2_weights="w.pth"))
@@ -32,7 +36,7 @@ def test_profiles_pick_defaults_but_never_override_an_explicit_stage(tmp_path):
 
 
 def test_unreachable_hub_falls_back_to_offline_visibly(tmp_path, hf_cache, caplog):  # noqa: F811
-    engine = Engine(load(tmp_path, profile="online"))  # default hub ids, empty cache, HF_HUB_OFFLINE=1
+    engine = Engine(load(tmp_path, profile="online-hq"))  # default hub ids, empty cache, HF_HUB_OFFLINE=1
     with caplog.at_level(logging.WARNING, logger="pipeline.profiles"):
         assert engine.parser.name == "classical"
         assert engine.inpainter.name == "telea"
@@ -67,7 +71,7 @@ def online(tmp_path_factory, tiny):  # noqa: F811
     from pipeline.types import Item
 
     models = {"segformer": str(tiny["segformer"]), "fashion-clip": str(tiny["clip"]), "lama": str(tiny["lama"])}
-    engine = Engine(load(tmp_path, profile="online", models=models))
+    engine = Engine(load(tmp_path, profile="online-hq", models=models))
     engine.index = open_index(engine.settings, engine.signature(), create=True)
     images = [picture(64, 48, seed) for seed in range(4)]
     feats = engine.features_many(images)
@@ -110,3 +114,36 @@ def test_image_plus_text_blends_shape_and_keeps_colour(online):
 def test_profiles_cli_show(capsys):
     assert profiles.main(["show"]) == 0
     assert "online: parser=segformer" in capsys.readouterr().out
+
+
+def test_parse_size_reaches_the_segformer_parser(tmp_path, tiny):  # noqa: F811
+    engine = Engine(load(tmp_path, profile="online", models={"segformer": str(tiny["segformer"])}, parse_size=160))
+    assert engine.parser.size == (160, 160)
+    assert engine.analyse(picture(90, 70, 3)).parsing.label_map.shape == (90, 70)
+
+
+def test_cli_text_and_photo_plus_text_search(online, tmp_path, monkeypatch, capsys):
+    import json
+
+    import cv2
+
+    from pipeline import cli
+
+    monkeypatch.setenv("DRAPE_MODELS", ",".join(f"{k}={v}" for k, v in online.settings.models.items()))
+    monkeypatch.setenv("DRAPE_HOME", str(online.settings.home))
+    idx = str(online.settings.index_dir)
+    base = ["--profile", "online-hq", "--index", idx, "--top-k", "2"]
+    assert cli.main(["search", "--text", "red floral midi dress", *base, "--json"]) == 0
+    hits = json.loads(capsys.readouterr().out)["results"]
+    assert len(hits) == 2 and all(h["score"] == pytest.approx(h["shape"], abs=1e-5) for h in hits)
+    photo = tmp_path / "q.png"
+    cv2.imwrite(str(photo), picture(80, 60, 9))
+    assert cli.main(["search", str(photo), "--text", "blue jeans", "--text-weight", "0.3", *base]) == 0
+    assert "text weight 0.3" in capsys.readouterr().out
+    assert cli.main(["search", *base]) == 2  # neither a photo nor a text
+    assert "needs a photo, --text, or both" in capsys.readouterr().err
+    assert cli.main(["search", "--text", "red", "--text-weight", "2", *base]) == 2
+    assert "--text-weight must be within 0..1" in capsys.readouterr().err
+    monkeypatch.delenv("DRAPE_MODELS")
+    assert cli.main(["search", "--text", "red", "--index", idx]) == 2  # offline profile: not this index's embedder
+    assert "was built" in capsys.readouterr().err
