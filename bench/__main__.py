@@ -9,7 +9,6 @@ import sys
 COMMANDS = {
     "latency": "bench.latency",
     "throughput": "bench.throughput",
-    "index": "bench.index",
     "scale": "bench.scale",
     "occlude": "bench.occlude",
     "online": "bench.online",

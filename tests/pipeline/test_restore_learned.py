@@ -42,6 +42,22 @@ def test_masked_l2_counts_only_the_hole():
     assert losses.reconstruction(a, a, b, top).item() == pytest.approx(0.25 + 0.1 * 0.125)
 
 
+def test_ssim_loss_matches_the_evaluation_measure_inside_the_hole():
+    from skimage.metrics import structural_similarity
+
+    g = torch.Generator().manual_seed(0)
+    clean = torch.rand(1, 3, 32, 32, generator=g) * 2 - 1
+    out = (clean + 0.3 * torch.randn(1, 3, 32, 32, generator=g)).clamp(-1, 1)
+    hole = _hole(1, 32, (8, 24, 10, 22))  # 3+ px from every border: no padding differences
+    assert losses.ssim_loss(clean, clean, hole).item() == pytest.approx(0.0, abs=1e-5)
+    _, smap = structural_similarity(out[0].permute(1, 2, 0).numpy(), clean[0].permute(1, 2, 0).numpy(), win_size=7,
+                                    channel_axis=2, data_range=2, full=True, use_sample_covariance=False)
+    want = 1 - smap.mean(axis=2)[8:24, 10:22].mean()
+    assert losses.ssim_loss(out, clean, hole).item() == pytest.approx(want, abs=1e-4)
+    flat = clean.mean(dim=(2, 3), keepdim=True).expand_as(clean)  # the mean colour: L2's favourite fill
+    assert losses.ssim_loss(flat, clean, hole).item() > 0.9
+
+
 def test_least_squares_gan_terms():
     ones, zeros = torch.ones(2, 1, 4, 4), torch.zeros(2, 1, 4, 4)
     assert losses.d_loss(ones, zeros).item() == 0.0  # a perfect discriminator

@@ -29,6 +29,7 @@ KEEP = 3  # versioned checkpoints kept besides latest.pt
 @dataclass
 class Weights:
     rec: float = 1.0
+    ssim: float = 0.2  # added after step 226: L2 alone had left SSIM below Telea's (docs/restoration.md)
     texture: float = 1.0
     feature: float = 0.05
     adv: float = 0.005
@@ -109,6 +110,7 @@ class Trainer:
         L, w = self.L, self.w
         terms = {
             "rec": L.reconstruction(o["out"], o["mix"], clean, hole),
+            "ssim": L.ssim_loss(o["out"], clean, hole),
             "texture": L.masked_l2(o["texture"], tex_target, garment.clamp_min(0.25)),
             "feature": self.feature(o["out"], clean),
             "adv": L.g_adversarial(self.disc(o["out"], hole)),
