@@ -46,6 +46,24 @@ def faiss_module(threads: int = 1):
     return faiss
 
 
+def dot(rows: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """rows @ q for one query, on one core with SIMD: OpenBLAS threads a product this small and, on a
+    busy machine, waits ~10 ms at its barrier for a 0.3 ms job; einsum avoids that but does not vectorise
+    as well (1024×1280 centroids: 0.27 ms here against 0.45 ms with einsum, measured)."""
+    rows = np.ascontiguousarray(rows, np.float32)
+    q = np.ascontiguousarray(q, np.float32).ravel()
+    if rows.ndim != 2 or rows.shape[1] != len(q):  # the C call below trusts these sizes
+        raise ValueError(f"dot: rows {rows.shape} do not match a query of {len(q)} dims")
+    try:
+        import faiss
+    except ImportError:  # exact search of a small catalogue does not need FAISS
+        return np.einsum("ij,j->i", rows, q)
+    out = np.empty(len(rows), np.float32)
+    if len(rows):
+        faiss.fvec_inner_products_ny(faiss.swig_ptr(out), faiss.swig_ptr(q), faiss.swig_ptr(rows), len(q), len(rows))
+    return out
+
+
 def scan_budget(live: int) -> int:
     return int(np.clip(SCAN_FRACTION * live, SCAN_MIN, SCAN_MAX))
 
@@ -229,13 +247,13 @@ class TwinIVF:
         with self._lock:
             sel = _selector(faiss, allowed_bits)
             if weight > 0:
-                ip = np.einsum("ij,j->i", self.cs, q_shape)  # BLAS threads stall small products on a busy box
+                ip = dot(self.cs, q_shape)
                 bias = (weight * ip).astype(np.float32)
                 lists = self._open(ip - self._hs, self.shape_sizes, budget)
                 q = np.concatenate([weight * q_shape, (1.0 - weight) * q_colour])
                 found.append(_search(faiss, self.by_shape, q, lists, bias[lists], int(want * (1 + weight)), sel))
             if weight < 1:
-                ip = np.einsum("ij,j->i", self.cc, q_colour)
+                ip = dot(self.cc, q_colour)
                 bias = ((1.0 - weight) * ip).astype(np.float32)
                 lists = self._open(ip - self._hc, self.colour_sizes, max(budget, COLOUR_SCAN_MIN))
                 found.append(_search(faiss, self.by_colour, (1.0 - weight) * q_colour, lists, bias[lists],

@@ -158,6 +158,7 @@ class Snapshot:
         self.fields = Fields(meta["fields"])
         self.base_n = len(self.ids)
         self.base = np.memmap(folder / "vectors.f32", np.float32, "r", shape=(max(self.base_n, 1), self.dim))
+        self._plain = self.base.view(np.ndarray)  # same pages; indexing skips memmap's per-result bookkeeping
         self.extra = np.zeros((0, self.dim), np.float32)
         self.dead = np.zeros(self.base_n, bool)
         self.n_dead = 0
@@ -273,11 +274,11 @@ class Snapshot:
         """Rows at positions (columns `cols` only: a part read from the mapped file is all that is paged in)."""
         pos = np.asarray(pos, np.int64)
         if not len(self.extra):
-            return np.asarray(self.base[pos, cols])
+            return self._plain[pos, cols]
         width = len(range(self.dim)[cols])
         out = np.empty((len(pos), width), np.float32)
         inb = pos < self.base_n
-        out[inb] = self.base[pos[inb], cols]
+        out[inb] = self._plain[pos[inb], cols]
         out[~inb] = self.extra[pos[~inb] - self.base_n, cols]
         return out
 
@@ -294,11 +295,7 @@ class Snapshot:
     def colour_part(self, pos: np.ndarray) -> np.ndarray:
         return self.rows(pos)[:, self.shape_dim:]
 
-    @staticmethod
-    def dot(rows: np.ndarray, q: np.ndarray) -> np.ndarray:
-        """rows @ q without BLAS: OpenBLAS threads a few-hundred-row product and, on a loaded machine,
-        waits ~10 ms at its barrier for a 0.3 ms job (measured)."""
-        return np.einsum("ij,j->i", rows, q)
+    dot = staticmethod(ann_mod.dot)
 
     def live(self) -> int:
         return len(self.ids) - self.n_dead

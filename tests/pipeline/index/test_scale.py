@@ -165,3 +165,13 @@ def test_bulk_load_with_duplicate_ids_falls_back_to_sqlite(tmp_path, data):
     hit = idx.search(shape[350], colour[350], 0.5, 1)[0]  # i300 holds the second chunk's vectors
     assert hit.item.id == "i300" and hit.score == pytest.approx(1.0, abs=1e-5)
     idx.close()
+
+
+def test_dot_matches_numpy_and_refuses_mismatched_sizes():
+    rng = np.random.default_rng(5)
+    rows, q = rng.normal(size=(37, 24)).astype(np.float32), rng.normal(size=24).astype(np.float32)
+    np.testing.assert_allclose(ann_mod.dot(rows, q), rows @ q, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(ann_mod.dot(rows[:, :8], q[:8]), rows[:, :8] @ q[:8], rtol=1e-5, atol=1e-5)
+    assert ann_mod.dot(rows[:0], q).shape == (0,)
+    with pytest.raises(ValueError, match="do not match"):
+        ann_mod.dot(rows, q[:10])
