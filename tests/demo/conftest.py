@@ -6,6 +6,7 @@ counts analyses: "moving a slider runs no model" is then a plain assertion.
 """
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 from dataclasses import dataclass
@@ -187,3 +188,24 @@ def running_app(small_catalogue, home, settings_factory):
         yield Running(f"http://127.0.0.1:{port}/", app, small_catalogue, home, settings)
     finally:
         app.blocks.close()
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+
+
+@contextlib.contextmanager
+def browser_page(height: int, timeout_ms: int):
+    """A headless Debian Chromium page (1280 px wide) for the browser tests; skips when either is missing."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install -y chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="python playwright is not installed")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": height})
+        page.set_default_timeout(timeout_ms)
+        try:
+            yield page
+        finally:
+            browser.close()

@@ -5,23 +5,15 @@ from pathlib import Path
 
 import pytest
 
+from .conftest import browser_page
+
 pytestmark = pytest.mark.integration
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
 
 
 @pytest.fixture(scope="module")
 def page(running_app):
-    if not CHROMIUM.exists():
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install -y chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="python playwright is not installed")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.set_default_timeout(45_000)
+    with browser_page(height=900, timeout_ms=45_000) as page:
         yield page
-        browser.close()
 
 
 def _upload(page, path: Path) -> None:

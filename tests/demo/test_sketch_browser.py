@@ -5,10 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from .conftest import browser_page
+
 pytestmark = [pytest.mark.integration, pytest.mark.slow]  # ~1.5 min: software canvas redraws, sketch vectors
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
 
 
 @pytest.fixture(scope="module")
@@ -23,15 +22,8 @@ def sketch_app(running_app):
 
 @pytest.fixture(scope="module")
 def page(sketch_app):
-    if not CHROMIUM.exists():
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install -y chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="python playwright is not installed")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 1000})
-        page.set_default_timeout(60_000)
+    with browser_page(height=1000, timeout_ms=60_000) as page:
         yield page
-        browser.close()
 
 
 def _stroke(page, x0, y0, points, steps=1):
