@@ -64,6 +64,24 @@ def dot(rows: np.ndarray, q: np.ndarray) -> np.ndarray:
     return out
 
 
+def dot_at(matrix: np.ndarray, pos: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """matrix[pos] @ q without gathering the rows first (matrix: C-contiguous float32, e.g. a mapped file)."""
+    pos = np.ascontiguousarray(pos, np.int64)
+    q = np.ascontiguousarray(q, np.float32).ravel()
+    if matrix.ndim != 2 or matrix.shape[1] != len(q) or matrix.dtype != np.float32 \
+            or not matrix.flags.c_contiguous or (len(pos) and not 0 <= pos.min() <= pos.max() < len(matrix)):
+        raise ValueError(f"dot_at: {matrix.shape} {matrix.dtype} rows, {len(q)}-d query, positions out of range")
+    try:
+        import faiss
+    except ImportError:
+        return np.einsum("ij,j->i", matrix[pos], q)
+    out = np.empty(len(pos), np.float32)
+    if len(pos):
+        faiss.fvec_inner_products_by_idx(faiss.swig_ptr(out), faiss.swig_ptr(q), faiss.swig_ptr(matrix),
+                                         faiss.swig_ptr(pos), len(q), 1, len(pos))
+    return out
+
+
 def scan_budget(live: int) -> int:
     return int(np.clip(SCAN_FRACTION * live, SCAN_MIN, SCAN_MAX))
 

@@ -9,6 +9,8 @@ beside us), otherwise the next search rebuilds from SQLite as usual.
 """
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import shutil
 import sys
@@ -17,7 +19,8 @@ from typing import Iterable
 import numpy as np
 
 from ..types import Item
-from .snapshot import Fields, build_ann, publish, write_base
+from .base import Fields, build_ann, publish, write_base
+from .records import RecordWriter
 
 
 def bulk_add(index, chunks: Iterable[tuple[list[Item], np.ndarray, np.ndarray]], total: int | None = None) -> int:
@@ -33,7 +36,8 @@ def bulk_add(index, chunks: Iterable[tuple[list[Item], np.ndarray, np.ndarray]],
     fields, seen, n = Fields(), set(), 0
     bar = tqdm(total=total, desc="bulk add", unit="row", file=sys.stderr, disable=None, leave=False)
     try:
-        with open(staging / "vectors.f32", "wb") if staging else open(os.devnull, "wb") as out:
+        with open(staging / "vectors.f32", "wb") if staging else open(os.devnull, "wb") as out, \
+                RecordWriter(staging) if staging else contextlib.nullcontext() as records:
             for items, shape, colour in chunks:
                 shape = np.ascontiguousarray(shape, np.float32)
                 colour = np.ascontiguousarray(colour, np.float32)
@@ -48,7 +52,9 @@ def bulk_add(index, chunks: Iterable[tuple[list[Item], np.ndarray, np.ndarray]],
                         usable = False
                         break
                     seen.add(it.id)
-                    fields.append(len(ids), it.category, _attrs(it))
+                    attrs = json.dumps(it.attributes, sort_keys=True)
+                    fields.append(len(ids), it.category, attrs)
+                    records.append(it.id, it.image, it.title, it.url, it.category, attrs, it.content_hash)
                     ids.append(it.id)
         bar.close()
         if usable:
@@ -57,12 +63,6 @@ def bulk_add(index, chunks: Iterable[tuple[list[Item], np.ndarray, np.ndarray]],
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
     return n
-
-
-def _attrs(item: Item) -> str:
-    import json
-
-    return json.dumps(item.attributes, sort_keys=True)
 
 
 def _publish(index, staging, ids: list[str], fields: Fields) -> None:

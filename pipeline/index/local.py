@@ -23,6 +23,7 @@ import numpy as np
 
 from ..types import Hit, Item
 from . import INDEXES, Filters, IndexError_, weighted_query
+from .records import item_from_row
 from .snapshot import Snapshot
 
 FORMAT = "drape-local"
@@ -165,11 +166,6 @@ class LocalIndex:
         with self._lock:
             return {r[0] for r in self._db.execute("SELECT id FROM items")}
 
-    @staticmethod
-    def _item(row) -> Item:
-        return Item(id=row[0], image=row[1], title=row[2] or "", url=row[3] or "", category=row[4] or "",
-                    attributes=json.loads(row[5]) if row[5] and row[5] != "{}" else {}, content_hash=row[6] or "")
-
     def get(self, ids: list[str]) -> list[Item]:
         found = {}
         with self._lock:
@@ -177,7 +173,7 @@ class LocalIndex:
                 part = ids[i: i + 500]
                 for row in self._db.execute("SELECT id, image, title, url, category, attributes, content_hash "
                                             f"FROM items INDEXED BY items_meta WHERE id IN ({','.join('?' * len(part))})", part):
-                    found[row[0]] = self._item(row)
+                    found[row[0]] = item_from_row(*row)
         return [found[i] for i in ids if i in found]
 
     def vectors(self, ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -224,12 +220,13 @@ class LocalIndex:
         rows, scores = snap.search(q_shape, q_colour, float(weight), k, filters, exact=exact)
         if not len(rows):
             return []
-        vecs = snap.rows(rows)
-        shape_sim = snap.dot(vecs[:, : self.shape_dim], q_shape)
-        colour_sim = snap.dot(vecs[:, self.shape_dim:], q_colour)
-        items = {it.id: it for it in self.get([snap.ids[r] for r in rows])}
-        return [Hit(item=items[snap.ids[r]], score=float(s), shape=float(a), colour=float(b), rank=i + 1)
-                for i, (r, s, a, b) in enumerate(zip(rows, scores, shape_sim, colour_sim))]
+        shape_sim, colour_sim = snap.similarities(rows, q_shape, q_colour)
+        items = snap.items(rows)
+        if items is None:  # a base from before records.*: by id from SQLite
+            found = {it.id: it for it in self.get([snap.ids[r] for r in rows])}
+            items = [found[snap.ids[r]] for r in rows]
+        return [Hit(item=it, score=float(s), shape=float(a), colour=float(b), rank=i + 1)
+                for i, (it, s, a, b) in enumerate(zip(items, scores, shape_sim, colour_sim))]
 
     def info(self) -> dict[str, Any]:
         snap = self.snapshot()

@@ -1,8 +1,9 @@
 """The search-side view of a local index.
 
-A base folder `snap-<generation>` holds `vectors.f32` (float32 rows [s, c],
-memory-mapped, never loaded whole), `meta.json` (ids, filterable fields, and
-the SQLite high-water marks it was built from) and, per approximate mode, an
+A base folder `snap-<generation>` (written by base.py) holds `vectors.f32`
+(float32 rows [s, c], memory-mapped, never loaded whole), `records.*` (hit
+metadata by position), `meta.json` (ids, filterable fields, and the SQLite
+high-water marks it was built from) and, per approximate mode, an
 `ann-<mode>/` folder (see ann.py). `snapshot.json` points at the current base.
 Building writes a new folder and then swaps the pointer, so a reader never
 sees a half-built snapshot; switching mode only adds an ann folder.
@@ -19,133 +20,26 @@ import json
 import os
 import shutil
 import sqlite3
-import sys
 import threading
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
+from ..types import Item
 from . import ann as ann_mod
+from .base import Fields, build_ann, publish, stream_rows
+from .records import Records, item_from_row
 
 EXACT_SUBSET = 50_000   # a filter passing fewer items is scanned exactly: cheaper than a thinned ANN
-RESCORE = 160           # shortlist rescored exactly per ANN side (float32 rows): 120 already gave recall@50 0.9997 at 1M
+RESCORE = 120           # shortlist rescored exactly per ANN side (float32 rows): recall@50 ≥ 0.999 at 1M (80–100: 0.997)
 COMPACT_SHARE = 0.25    # appended + masked rows, as a share of the base, that trigger a rebuild,
 COMPACT_ROWS = 50_000   # or this many: appended rows live in RAM (300 MB at 1536 dims)
-MIN_ANN = 256           # fewer base rows than this: no ANN until a rebuild
 MADV_POPULATE_READ = 22  # Linux ≥ 5.14: map the file's cached pages now, not one fault per row later
-
-
-def _bar(total: int, desc: str):
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=desc, unit="row", file=sys.stderr, disable=None, leave=False)
 
 
 def _id_hash(ids: list[str]) -> np.ndarray:
     return np.array([int.from_bytes(hashlib.blake2b(i.encode(), digest_size=8).digest(), "little") for i in ids],
                     np.uint64)
-
-
-class Fields:
-    """Filterable values per position, filled while rows stream in."""
-
-    def __init__(self, meta: dict[str, list[Any]] | None = None):
-        self.values: dict[str, list[Any]] = meta or {"category": []}
-
-    def append(self, n: int, category: str | None, attrs: str | None) -> None:
-        self.values["category"].append(category or "")
-        for key, value in json.loads(attrs or "{}").items():
-            if isinstance(value, (str, int, float, bool, list)):
-                self.values.setdefault(key, [None] * n).append(value)
-        for col in self.values.values():
-            if len(col) < n + 1:
-                col.append(None)
-
-
-def write_base(folder: Path, ids: list[str], fields: Fields, marks: dict[str, int], dim: int) -> None:
-    (folder / "meta.json").write_text(json.dumps({"ids": ids, "fields": fields.values, "dim": dim, **marks}))
-
-
-def stream_rows(db: sqlite3.Connection, folder: Path, dim: int, shape_dim: int) -> dict[str, int]:
-    """Copy every item into folder/vectors.f32 + meta.json, in `row` order, from one read transaction."""
-    db.execute("BEGIN")
-    try:
-        n, max_row = db.execute("SELECT COUNT(*), COALESCE(MAX(row), 0) FROM items").fetchone()
-        tomb = db.execute("SELECT COALESCE(MAX(seq), 0) FROM tombstones").fetchone()[0]
-        matrix = np.memmap(folder / "vectors.f32", np.float32, "w+", shape=(max(n, 1), dim))
-        ids, fields, i = [], Fields(), 0
-        cur = db.execute("SELECT id, category, attributes, shape, colour FROM items ORDER BY row")
-        bar = _bar(n, "snapshot")
-        while rows := cur.fetchmany(4096):
-            for iid, category, attrs, s, c in rows:
-                matrix[i, :shape_dim] = np.frombuffer(s, np.float32)
-                matrix[i, shape_dim:] = np.frombuffer(c, np.float32)
-                ids.append(iid)
-                fields.append(i, category, attrs)
-                i += 1
-            bar.update(len(rows))
-        bar.close()
-        matrix.flush()
-        del matrix
-    finally:
-        db.execute("COMMIT")
-    marks = {"max_row": int(max_row), "tomb_seq": int(tomb)}
-    write_base(folder, ids, fields, marks, dim)
-    return marks
-
-
-def build_ann(folder: Path, mode: str, shape_dim: int, threads: int) -> None:
-    """Train on a sample of the base rows, then encode them all, into folder/ann-<mode>."""
-    meta = json.loads((folder / "meta.json").read_text())
-    n, dim = len(meta["ids"]), meta["dim"]
-    if mode == "exact" or (folder / f"ann-{mode}").exists():
-        return
-    if n < MIN_ANN:
-        return  # a handful of rows: exact search is instant, and quantisers cannot train on them
-    matrix = np.memmap(folder / "vectors.f32", np.float32, "r", shape=(n, dim))
-    bar = _bar(n, f"ann-{mode}")
-    index = ann_mod.KINDS[mode].build(matrix, n, shape_dim, threads, bar)
-    bar.close()
-    tmp = folder / f".ann-{mode}.{os.getpid()}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    index.save(tmp)
-    os.replace(tmp, folder / f"ann-{mode}")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    return True
-
-
-def sweep(root: Path) -> None:
-    """Remove half-built snapshots, pointers and bulk stagings of writers that died (killed mid-build)."""
-    for p in root.glob(".*.tmp"):
-        parts = p.name.split(".")
-        if p.name.startswith((".snap-", ".snapshot.", ".bulk.")) and len(parts) >= 3 and parts[-2].isdigit() \
-                and not _alive(int(parts[-2])):
-            shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
-
-
-def publish(root: Path, tmp: Path, generation: int) -> str:
-    """Move a finished base into place and point at it; older bases go (open mmaps stay valid)."""
-    name = f"snap-{generation}"
-    final = root / name
-    shutil.rmtree(final, ignore_errors=True)
-    os.replace(tmp, final)
-    ptmp = root / f".snapshot.{os.getpid()}.tmp"
-    ptmp.write_text(json.dumps({"generation": generation, "folder": name, "layout": 2}))
-    os.replace(ptmp, root / "snapshot.json")
-    for old in root.glob("snap-*"):
-        if old.name != name:
-            shutil.rmtree(old, ignore_errors=True)
-    sweep(root)
-    return name
 
 
 class Snapshot:
@@ -163,6 +57,7 @@ class Snapshot:
         self.dead = np.zeros(self.base_n, bool)
         self.n_dead = 0
         self.ann = ann_mod.load(folder / f"ann-{mode}", threads) if (folder / f"ann-{mode}").exists() else None
+        self.records = Records.open(folder)
         self.warmed = threading.Event()
         if self.ann is not None and self.base_n:
             threading.Thread(target=self._warm, name="snapshot-warm", daemon=True).start()
@@ -220,8 +115,8 @@ class Snapshot:
 
     def refreshed(self, root: Path, db: sqlite3.Connection, generation: int) -> "Snapshot":
         """A new view at `generation`: this one's base plus the rows written since (or a rebuild)."""
-        rows = db.execute("SELECT row, id, category, attributes, shape, colour FROM items WHERE row > ? "
-                          "ORDER BY row", (self.max_row,)).fetchall()
+        rows = db.execute("SELECT row, id, image, title, url, category, attributes, content_hash, shape, colour "
+                          "FROM items WHERE row > ? ORDER BY row", (self.max_row,)).fetchall()
         gone = [r[0] for r in db.execute("SELECT id FROM tombstones WHERE seq > ?", (self.tomb_seq,))]
         tomb = db.execute("SELECT COALESCE(MAX(seq), ?) FROM tombstones", (self.tomb_seq,)).fetchone()[0]
         churn = self.n_dead + len(self.extra) + len(rows) + len(gone)
@@ -239,11 +134,13 @@ class Snapshot:
         new._kill([r[1] for r in rows] + gone)
         start = len(new.ids)
         vecs = np.empty((len(rows), self.dim), np.float32)
-        for j, (row, iid, category, attrs, s, c) in enumerate(rows):
-            vecs[j, : self.shape_dim] = np.frombuffer(s, np.float32)
-            vecs[j, self.shape_dim:] = np.frombuffer(c, np.float32)
-            new.ids.append(iid)
-            new.fields.append(start + j, category, attrs)
+        for j, row in enumerate(rows):
+            vecs[j, : self.shape_dim] = np.frombuffer(row[8], np.float32)
+            vecs[j, self.shape_dim:] = np.frombuffer(row[9], np.float32)
+            new.ids.append(row[1])
+            new.fields.append(start + j, row[5], row[6])
+        if self.records is not None:
+            new.records = self.records.with_extra([item_from_row(*row[1:8]) for row in rows])
         new.extra = np.concatenate([self.extra, vecs])
         new.dead = np.concatenate([new.dead, np.zeros(len(rows), bool)])
         new.n_dead = int(new.dead.sum())
@@ -296,6 +193,29 @@ class Snapshot:
         return self.rows(pos)[:, self.shape_dim:]
 
     dot = staticmethod(ann_mod.dot)
+
+    def score(self, pos: np.ndarray, q: np.ndarray) -> np.ndarray:
+        """rows(pos) @ q, reading base rows where they lie (no gathered copy: 0.26 against 0.44 ms for 320
+        rows at 1M, measured)."""
+        pos = np.ascontiguousarray(pos, np.int64)
+        inb = pos < self.base_n
+        out = np.empty(len(pos), np.float32)
+        out[inb] = ann_mod.dot_at(self._plain, pos[inb], q)
+        if not inb.all():
+            out[~inb] = self.dot(self.extra[pos[~inb] - self.base_n], q)
+        return out
+
+    def similarities(self, pos: np.ndarray, q_shape: np.ndarray, q_colour: np.ndarray):
+        """(shape, colour) cosines at positions, the hits' score breakdown: two passes over rows the
+        rescoring has just brought into cache, no copies."""
+        ds = self.shape_dim
+        q = np.zeros((2, self.dim), np.float32)
+        q[0, :ds], q[1, ds:] = q_shape, q_colour
+        return self.score(pos, q[0]), self.score(pos, q[1])
+
+    def items(self, pos: np.ndarray) -> list[Item] | None:
+        """Hit metadata by position, or None for a base written before records existed (ask SQLite)."""
+        return None if self.records is None else self.records.get(pos)
 
     def live(self) -> int:
         return len(self.ids) - self.n_dead
@@ -365,7 +285,7 @@ class Snapshot:
         want = max(RESCORE, 2 * k) if self.ann.kind == "ivf" else max(2 * k, 64)
         cand = np.sort(self.ann.candidates(q_shape, q_colour, weight, want, budget, bits, n))
         cand = cand[cand < n]  # a newer view may already have appended rows to the shared ANN
-        if weight in (0.0, 1.0):  # one part carries the whole score: read only that part of each row
-            part = slice(None, self.shape_dim) if weight == 1.0 else slice(self.shape_dim, None)
+        if weight == 0.0:  # colour alone: a copy of the 1 KB colour parts beats reading whole 6 KB rows
+            part = slice(self.shape_dim, None)
             return self._top(self.dot(self.rows(cand, part), q[part]), cand, k)
-        return self._top(self.dot(self.rows(cand), q), cand, k)
+        return self._top(self.score(cand, q), cand, k)

@@ -175,3 +175,49 @@ def test_dot_matches_numpy_and_refuses_mismatched_sizes():
     assert ann_mod.dot(rows[:0], q).shape == (0,)
     with pytest.raises(ValueError, match="do not match"):
         ann_mod.dot(rows, q[:10])
+
+
+def test_dot_at_reads_rows_in_place_and_refuses_bad_positions():
+    rng = np.random.default_rng(6)
+    rows, q = rng.normal(size=(50, 24)).astype(np.float32), rng.normal(size=24).astype(np.float32)
+    pos = np.array([7, 0, 49, 7])
+    np.testing.assert_allclose(ann_mod.dot_at(rows, pos, q), rows[pos] @ q, rtol=1e-5, atol=1e-5)
+    assert ann_mod.dot_at(rows, pos[:0], q).shape == (0,)
+    for bad in (np.array([50]), np.array([-1])):
+        with pytest.raises(ValueError, match="out of range"):
+            ann_mod.dot_at(rows, bad, q)
+    with pytest.raises(ValueError):
+        ann_mod.dot_at(rows[:, :8], pos, q)  # not contiguous, and the sizes differ
+
+
+def rich(j: int, **kw) -> Item:
+    return Item(id=f"r{j}", image=f"/img/{j}.jpg", title=f"Dress “{j}”", url=f"https://x/{j}", category="dress",
+                attributes={"colour": ["red", "blue"], "pattern": "striped", "n": j}, content_hash=f"c{j}", **kw)
+
+
+@pytest.mark.parametrize("how", ["bulk", "add"])
+def test_hits_carry_every_field_from_the_snapshot_records(tmp_path, data, how):
+    shape, colour = data
+    idx = INDEXES.create("local", path=tmp_path / "idx", create=True, shape_dim=DS, colour_dim=DC, ann="exact")
+    stored = [rich(j) for j in range(300)]
+    if how == "bulk":  # the staging snapshot writes records.* itself
+        idx.bulk_add([(stored, shape[:300], colour[:300])])
+    else:  # the snapshot is streamed out of SQLite
+        idx.add(stored, shape[:300], colour[:300])
+    assert (idx.snapshot().folder / "records.bin").is_file()
+    idx.add([rich(300)], shape[[300]], colour[[300]])  # appended after the base: kept in memory
+    for j in (5, 300):
+        hit = idx.search(shape[j], colour[j], 0.5, 1)[0]
+        assert hit.item == (stored + [rich(300)])[j]
+    idx.close()
+
+
+def test_a_base_without_records_takes_hit_metadata_from_sqlite(index, data):
+    shape, colour = data
+    folder = index.snapshot().folder
+    before = [h.item for h in index.search(shape[3], colour[3], 0.5, 10)]
+    for name in ("records.bin", "records.idx"):
+        (folder / name).unlink()  # as written by an earlier version
+    index._snap = None
+    assert index.snapshot().records is None
+    assert [h.item for h in index.search(shape[3], colour[3], 0.5, 10)] == before
