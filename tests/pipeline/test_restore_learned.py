@@ -197,3 +197,76 @@ def test_settings_restore_model_reaches_the_backend(tmp_path):
     s = config.load(overrides={"inpainter": "learned", "restore_model": str(tmp_path / "m.pt")}, environ={})
     assert profiles.backend_kwargs("inpainter", "learned", s)["model"] == str(tmp_path / "m.pt")
     assert "model" not in profiles.backend_kwargs("inpainter", "learned", config.load(environ={}))
+
+
+# --- stage 3: the full-resolution refiner ------------------------------------------------
+def _patches(n=12, size=32, seed=0):
+    """Clean stripes; 'telea' is a flat fill, 'coarse' the clean image plus noise: the best mix leans on coarse."""
+    rng = np.random.default_rng(seed)
+    clean = np.zeros((n, size, size, 3), np.uint8)
+    clean[:, :, ::4] = 200
+    clean[:, :, 1::4] = 60
+    hole = np.zeros((n, size, size), bool)
+    hole[:, 8:24, 8:24] = True
+    telea = clean.copy()
+    telea[hole] = 128
+    coarse = np.clip(clean.astype(int) + rng.integers(-20, 20, clean.shape), 0, 255).astype(np.uint8)
+    return {"telea": telea, "coarse": coarse, "hole": hole, "clean": clean}
+
+
+def test_untrained_refiner_is_the_average_in_the_hole_and_telea_outside():
+    from pipeline.restore.learned.refine import Refiner, fuse
+
+    p = _patches(1)
+    out = fuse(Refiner(), p["telea"][0], p["coarse"][0], p["hole"][0]).astype(int)
+    hole = p["hole"][0]
+    mean = (p["telea"][0].astype(int) + p["coarse"][0]) / 2
+    assert np.abs(out[hole] - mean[hole]).max() <= 1
+    assert np.abs(out[~hole] - p["telea"][0][~hole].astype(int)).max() <= 1
+
+
+def test_rim_distance_is_zero_outside_and_grows_inwards():
+    from pipeline.restore.learned.refine import RIM, rim_distance
+
+    hole = np.zeros((40, 40), bool)
+    hole[10:30, 10:30] = True
+    d = rim_distance(hole)
+    assert d[~hole].max() == 0 and d[20, 20] > d[10, 20] > 0 and d.max() <= 1.0
+    assert d[20, 20] == pytest.approx(min(10 / RIM, 1.0), abs=0.1)
+
+
+def test_a_few_refiner_steps_reduce_its_loss_and_lean_on_the_better_fill():
+    from pipeline.restore.learned.refine import _batch, train_refiner
+
+    torch.set_num_threads(2)
+    p = _patches()
+    fresh, _ = train_refiner(p, minutes=1, steps=0)
+    trained, info = train_refiner(p, minutes=1, steps=60, lr=3e-3)
+    assert info["steps"] == 60
+    telea, coarse, hole, rim, clean = _batch(p, np.arange(len(hole := p["hole"])))
+    err = lambda m: float(((m(telea, coarse, hole, rim) - clean).abs() * hole).sum())  # noqa: E731
+    with torch.no_grad():
+        assert err(trained) < 0.8 * err(fresh)
+
+
+def test_refiner_rides_in_the_checkpoint_and_changes_only_masked_pixels(tmp_path):
+    from pipeline.restore.learned.refine import Refiner
+    from pipeline.restore.learned.train import attach_refiner
+
+    path = save(tmp_path / "latest.pt", Restorer(TINY), step=3)
+    refiner = Refiner()
+    with torch.no_grad():
+        refiner.head.bias.fill_(3.0)  # α ≈ 0.95: clearly not the untrained average
+    attach_refiner(path, refiner, {"steps": 7})
+    header, _, blob = load(path)
+    assert header["refiner"]["steps"] == 7 and header["step"] == 3
+    rng = np.random.default_rng(2)
+    image = rng.integers(0, 255, (90, 130, 3), dtype=np.uint8)
+    mask = np.zeros((90, 130), bool)
+    mask[30:50, 60:100] = True
+    with_refiner = INPAINTERS.create("learned", model=str(path), threads=1)
+    without = INPAINTERS.create("learned", model=str(path), threads=1, refine=False)
+    assert with_refiner.refiner is not None and without.refiner is None
+    out, base = with_refiner.inpaint(image, mask), without.inpaint(image, mask)
+    assert np.array_equal(out[~mask], image[~mask])
+    assert (out[mask] != base[mask]).any()

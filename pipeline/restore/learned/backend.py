@@ -7,6 +7,7 @@ edge does not leak in; only pixels inside the mask are pasted (`paste_inside`).
 """
 from __future__ import annotations
 
+import contextlib
 import threading
 from pathlib import Path
 
@@ -29,7 +30,8 @@ def default_checkpoint(cache_dir: str | Path | None = None) -> Path:
 class Learned:
     name = "learned"
 
-    def __init__(self, model: str | Path | None = None, cache_dir: str | Path | None = None, threads: int = 2):
+    def __init__(self, model: str | Path | None = None, cache_dir: str | Path | None = None, threads: int = 2,
+                 refine: bool = True):
         path = Path(model).expanduser() if model else default_checkpoint(cache_dir)
         if not path.is_file():
             raise FileNotFoundError(
@@ -43,9 +45,33 @@ class Learned:
 
         self.threads = 1 if int(threads) <= 2 else int(threads)  # see _fill
         self.path = path
-        self.header, self.model, _ = load(path)
+        self.header, self.model, blob = load(path)
         self.size = int(self.header["config"]["size"])
+        self.refiner = None
+        if refine and "refiner" in blob:  # stage 3 (refine.py); without it, stages 1-2 alone
+            from ..opencv import Telea
+            from .refine import Refiner, RefinerConfig
+
+            self.refiner = Refiner(RefinerConfig(**self.header["refiner"]["config"]))
+            self.refiner.load_state_dict(blob["refiner"])
+            self.refiner.eval()
+            self.telea = Telea()
         self._lock = threading.Lock()  # torch modules are not re-entrant under the app's threads
+
+    @contextlib.contextmanager
+    def _torch(self):
+        """One caller at a time, on one intra-op thread: the fill is ~50 ms of one core, and a second
+        OpenMP thread on a busy 2-core box measured 1 s of CPU and 7 s wall per fill (spin-waiting),
+        against 0.05 s and 0.4 s."""
+        import torch
+
+        with self._lock, torch.inference_mode():
+            before = torch.get_num_threads()
+            torch.set_num_threads(self.threads)
+            try:
+                yield
+            finally:
+                torch.set_num_threads(before)
 
     def _fill(self, crop: np.ndarray, m: np.ndarray) -> np.ndarray:
         """Fill of one crop at the crop's own size.
@@ -68,18 +94,11 @@ class Learned:
         small = as_t(to_model(crop, self.size))
         small_hole = torch.from_numpy(cv2.dilate(to_model(m, self.size, nearest=True), grow).astype(np.float32))
         full_hole = torch.from_numpy(cv2.dilate(m.astype(np.uint8), grow).astype(np.float32))[None, None]
-        # One intra-op thread: the fill is ~50 ms of one core, and a second OpenMP thread on a busy
-        # 2-core box measured 1 s of CPU and 7 s wall per fill (spin-waiting), against 0.05 s and 0.4 s.
-        with self._lock, torch.inference_mode():
-            before = torch.get_num_threads()
-            torch.set_num_threads(self.threads)
-            try:
-                hs = small_hole[None, None]
-                residual = self.model.fill(small, hs) - pyramid_fill(small, hs)
-                residual = F.interpolate(residual, size=(h, w), mode="bilinear", align_corners=False)
-                out = (pyramid_fill(as_t(crop), full_hole) + residual).clamp(-1, 1)
-            finally:
-                torch.set_num_threads(before)
+        with self._torch():
+            hs = small_hole[None, None]
+            residual = self.model.fill(small, hs) - pyramid_fill(small, hs)
+            residual = F.interpolate(residual, size=(h, w), mode="bilinear", align_corners=False)
+            out = (pyramid_fill(as_t(crop), full_hole) + residual).clamp(-1, 1)
         return ((out[0].permute(1, 2, 0).numpy() + 1) * 127.5).clip(0, 255).round().astype(np.uint8)
 
     def inpaint(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -90,6 +109,12 @@ class Learned:
         y0, y1, x0, x1 = crop_box(mask)
         full = image.copy()
         full[y0:y1, x0:x1] = self._fill(image[y0:y1, x0:x1], mask[y0:y1, x0:x1])
+        if self.refiner is not None:
+            from .refine import fuse
+
+            telea = self.telea.inpaint(image, mask)
+            with self._torch():
+                full[y0:y1, x0:x1] = fuse(self.refiner, telea[y0:y1, x0:x1], full[y0:y1, x0:x1], mask[y0:y1, x0:x1])
         # paste_inside owns the "only masked pixels change" rule; it asks for its own (tighter) box.
         py0, py1, px0, px1 = _crop_box(mask, pad=16)
         return paste_inside(image, mask, lambda crop, m: full[py0:py1, px0:px1])

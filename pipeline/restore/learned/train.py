@@ -53,6 +53,20 @@ def save(path: Path, model, disc=None, opt_g=None, opt_d=None, step: int = 0, ex
     return path
 
 
+def attach_refiner(path: Path, refiner, info: dict) -> Path:
+    """Add (or replace) the stage-3 refiner in a stage 1–2 checkpoint, atomically."""
+    import torch
+
+    blob = torch.load(path, map_location="cpu", weights_only=True)
+    header = json.loads(blob["header"])
+    header["refiner"] = {"config": refiner.cfg.to_dict(), **info}
+    blob["header"], blob["refiner"] = json.dumps(header), refiner.state_dict()
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    torch.save(blob, tmp)
+    os.replace(tmp, path)
+    return path
+
+
 def load(path: str | os.PathLike):
     """(header dict, Restorer in eval mode, raw blob). Refuses files that are not our checkpoints."""
     import torch
