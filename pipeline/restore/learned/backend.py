@@ -3,7 +3,10 @@
 The crop is the box `data.crop_box` gives (the one training used); the
 network sees it at its trained side and its residual is applied at the crop's
 own resolution (`Learned._fill`). The hole is grown a pixel so the occluder's
-edge does not leak in; only pixels inside the mask are pasted (`paste_inside`).
+edge does not leak in. When the checkpoint carries a stage-3 refiner
+(`python -m pipeline.restore refine`), Telea fills the same hole and the
+refiner mixes the two fills per pixel (refine.py). Only pixels inside the mask
+are pasted (`paste_inside`).
 """
 from __future__ import annotations
 
