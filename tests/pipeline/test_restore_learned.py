@@ -270,3 +270,22 @@ def test_refiner_rides_in_the_checkpoint_and_changes_only_masked_pixels(tmp_path
     out, base = with_refiner.inpaint(image, mask), without.inpaint(image, mask)
     assert np.array_equal(out[~mask], image[~mask])
     assert (out[mask] != base[mask]).any()
+
+
+def test_refiner_on_the_holes_box_grown_by_its_reach_equals_the_whole_image():
+    from pipeline.restore.learned.refine import REACH, Refiner, fuse
+    from pipeline.restore.opencv import _crop_box
+
+    torch.manual_seed(4)
+    refiner = Refiner()
+    with torch.no_grad():
+        for p in refiner.parameters():
+            p.normal_(0, 0.3)  # every weight live, so any missing context would show
+    rng = np.random.default_rng(4)
+    telea, coarse = (rng.integers(0, 255, (120, 150, 3), dtype=np.uint8) for _ in range(2))
+    hole = np.zeros((120, 150), bool)
+    hole[50:70, 60:95] = True
+    whole = fuse(refiner, telea, coarse, hole)
+    y0, y1, x0, x1 = _crop_box(hole, pad=REACH + 1)
+    boxed = fuse(refiner, telea[y0:y1, x0:x1], coarse[y0:y1, x0:x1], hole[y0:y1, x0:x1])
+    assert np.array_equal(boxed[hole[y0:y1, x0:x1]], whole[hole])

@@ -113,11 +113,15 @@ class Learned:
         full = image.copy()
         full[y0:y1, x0:x1] = self._fill(image[y0:y1, x0:x1], mask[y0:y1, x0:x1])
         if self.refiner is not None:
-            from .refine import fuse
+            from .refine import REACH, fuse
 
             telea = self.telea.inpaint(image, mask)
+            # The refiner sees REACH px around a pixel, so the hole's box grown by that gives the same mix
+            # as the whole crop, at a fraction of the convolutions.
+            ry0, ry1, rx0, rx1 = _crop_box(mask, pad=REACH + 1)
             with self._torch():
-                full[y0:y1, x0:x1] = fuse(self.refiner, telea[y0:y1, x0:x1], full[y0:y1, x0:x1], mask[y0:y1, x0:x1])
+                full[ry0:ry1, rx0:rx1] = fuse(self.refiner, telea[ry0:ry1, rx0:rx1], full[ry0:ry1, rx0:rx1],
+                                              mask[ry0:ry1, rx0:rx1])
         # paste_inside owns the "only masked pixels change" rule; it asks for its own (tighter) box.
         py0, py1, px0, px1 = _crop_box(mask, pad=16)
         return paste_inside(image, mask, lambda crop, m: full[py0:py1, px0:px1])

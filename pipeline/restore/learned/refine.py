@@ -30,6 +30,8 @@ import torch
 from torch import nn
 
 RIM = 24.0  # px: the distance channel saturates here (past it, the rim's pixels say little)
+DILATIONS = (1, 2, 4, 8)
+REACH = sum(DILATIONS)  # px each side a pixel's α can see (3×3 convs): the box fuse() needs around the hole
 
 
 @dataclass
@@ -48,7 +50,7 @@ class Refiner(nn.Module):
         self.cfg = cfg or RefinerConfig()
         w = self.cfg.width
         # Dilations 1-2-4-8: ~31 px of context, enough to tell a flat region from an edge or a print.
-        self.body = nn.Sequential(*[m for i, d in enumerate((1, 2, 4, 8)) for m in
+        self.body = nn.Sequential(*[m for i, d in enumerate(DILATIONS) for m in
                                     (nn.Conv2d(8 if i == 0 else w, w, 3, padding=d, dilation=d), nn.SiLU())])
         self.head = nn.Conv2d(w, 1, 1)
         nn.init.zeros_(self.head.weight)  # α = ½ before training: the average that already beat both fills
