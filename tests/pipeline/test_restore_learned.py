@@ -289,3 +289,26 @@ def test_refiner_on_the_holes_box_grown_by_its_reach_equals_the_whole_image():
     y0, y1, x0, x1 = _crop_box(hole, pad=REACH + 1)
     boxed = fuse(refiner, telea[y0:y1, x0:x1], coarse[y0:y1, x0:x1], hole[y0:y1, x0:x1])
     assert np.array_equal(boxed[hole[y0:y1, x0:x1]], whole[hole])
+
+
+def test_refine_command_trains_attaches_resumes_and_versions(tmp_path, shared_data):
+    import shutil
+
+    from pipeline.restore.__main__ import main
+
+    source = tmp_path / "photos"
+    source.mkdir()
+    for p in sorted((shared_data / "validation" / "dress").glob("*.jpg"))[:3]:
+        shutil.copy(p, source / p.name)
+    out = tmp_path / "restore"
+    save(out / "latest.pt", Restorer(TINY), step=12)
+    args = ["refine", str(source), "--out", str(out), "--images", "3", "--steps", "4", "--threads", "1"]
+    assert main(args) == 0
+    header, _, blob = load(out / "latest.pt")
+    assert header["step"] == 12 and header["refiner"]["steps"] == 4 and "refiner" in blob
+    assert (out / "step_000012_refiner_000004.pt").is_file()
+    assert list(out.glob("refine-patches-12-3-0.npz"))  # cut once, reused below
+    assert main(args[:-4] + ["--steps", "7", "--threads", "1"]) == 0  # resumes: 3 more steps
+    assert load(out / "latest.pt")[0]["refiner"]["steps"] == 7
+    assert main(args + ["--fresh"]) == 0
+    assert load(out / "latest.pt")[0]["refiner"]["steps"] == 4

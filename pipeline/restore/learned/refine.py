@@ -1,6 +1,6 @@
 """Stage 3: a full-resolution refiner that fuses the stage-2 fill with a diffusion fill.
 
-    python -m pipeline.restore refine SOURCE [--out DIR] [--minutes M]
+    python -m pipeline.restore refine SOURCE [--out DIR] [--minutes M] [--fresh]
 
 Stages 1–2 run at 128² and know the garment (its colours, where a print
 continues); OpenCV's Telea runs at the crop's own resolution and carries the
@@ -13,12 +13,14 @@ so it cannot invent colours neither fill has. It starts at α = ½ (zero-
 initialised head) and trains on full-resolution patches of occluded catalogue
 photos (1 − SSIM + L1 in the hole), in minutes on a CPU. Its weights ride in
 the same checkpoint (`refiner` key); a checkpoint without them restores with
-stages 1–2 alone.
+stages 1–2 alone. Running the command again resumes the refiner's weights
+(`--fresh` starts over; a new stage-2 checkpoint has none), and each run also
+leaves `step_<stage-2 step>_refiner_<steps>.pt` beside latest.pt.
 """
 from __future__ import annotations
 
 import argparse
-import io
+import shutil
 import time
 import zlib
 from dataclasses import asdict, dataclass
@@ -161,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     from ...config import DEFAULT_HOME
     from ..opencv import Telea
     from .backend import Learned
-    from .train import attach_refiner
+    from .train import attach_refiner, load
 
     ap = argparse.ArgumentParser(prog="python -m pipeline.restore refine", description=__doc__.splitlines()[0])
     ap.add_argument("source", type=Path, help="folder of clean catalogue photos (searched recursively)")
@@ -173,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--l1", type=float, default=0.0, help="weight of an L1 term beside 1 − SSIM")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--fresh", action="store_true", help="ignore a refiner already in latest.pt and start over")
     args = ap.parse_args(argv)
 
     torch.set_num_threads(args.threads)
@@ -185,11 +188,22 @@ def main(argv: list[str] | None = None) -> int:
             patches = {k: z[k] for k in z.files}
     else:
         patches = make_patches(args.source, stage2, Telea(), args.images, seed=args.seed)
-        buf = io.BytesIO()
-        np.savez(buf, **patches)
-        cache.write_bytes(buf.getvalue())
-    refiner, info = train_refiner(patches, args.minutes, args.steps, seed=args.seed, l1=args.l1)
-    path = attach_refiner(latest, refiner, {**info, "l1": args.l1, "source": str(args.source),
-                                            "images": args.images})
-    print(f"refiner: {info['steps']} steps, loss {info['loss']}; checkpoint {path}")
+        tmp = cache.with_suffix(".tmp.npz")
+        np.savez(tmp, **patches)
+        tmp.replace(cache)
+    header, _, blob = load(latest)
+    refiner, done, seconds = None, 0, 0.0
+    if "refiner" in blob and not args.fresh:  # resume its weights (a new stage 2 checkpoint drops it)
+        refiner = Refiner(RefinerConfig(**header["refiner"]["config"]))
+        refiner.load_state_dict(blob["refiner"])
+        done, seconds = int(header["refiner"]["steps"]), float(header["refiner"]["train_seconds"])
+        print(f"resuming the refiner in {latest} at step {done}")
+    refiner, info = train_refiner(patches, args.minutes, max(0, args.steps - done), seed=args.seed + done,
+                                  l1=args.l1, refiner=refiner)
+    info.update(steps=done + info["steps"], train_seconds=round(seconds + info["train_seconds"], 1), l1=args.l1,
+                source=str(args.source), images=args.images)
+    attach_refiner(latest, refiner, info)
+    versioned = latest.with_name(f"step_{header['step']:06d}_refiner_{info['steps']:06d}.pt")
+    shutil.copyfile(latest, versioned)
+    print(f"refiner: {info['steps']} steps, loss {info['loss']}; checkpoint {latest} (and {versioned.name})")
     return 0
