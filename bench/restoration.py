@@ -17,7 +17,6 @@ queries whose first result is the photo the query was made from.
 """
 from __future__ import annotations
 
-import csv
 import json
 import os
 import time
