@@ -53,11 +53,9 @@ class Learned:
         self.refiner = None
         if refine and "refiner" in blob:  # stage 3 (refine.py); without it, stages 1-2 alone
             from ..opencv import Telea
-            from .refine import Refiner, RefinerConfig
+            from .refine import load_refiner
 
-            self.refiner = Refiner(RefinerConfig(**self.header["refiner"]["config"]))
-            self.refiner.load_state_dict(blob["refiner"])
-            self.refiner.eval()
+            self.refiner = load_refiner(self.header, blob)
             self.telea = Telea()
         self._lock = threading.Lock()  # torch modules are not re-entrant under the app's threads
 

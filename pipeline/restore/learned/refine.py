@@ -63,6 +63,15 @@ class Refiner(nn.Module):
         return hole * (alpha * coarse + (1 - alpha) * telea) + (1 - hole) * telea
 
 
+def load_refiner(header: dict, blob: dict) -> Refiner | None:
+    """The refiner a checkpoint (train.load's header and blob) carries, in eval mode; None without one."""
+    if "refiner" not in blob:
+        return None
+    refiner = Refiner(RefinerConfig(**header["refiner"]["config"]))
+    refiner.load_state_dict(blob["refiner"])
+    return refiner.eval()
+
+
 def rim_distance(hole: np.ndarray) -> np.ndarray:
     """Distance (px) from each hole pixel to the nearest known pixel, scaled to [0, 1] at RIM px."""
     d = cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, 3)
@@ -192,10 +201,8 @@ def main(argv: list[str] | None = None) -> int:
         np.savez(tmp, **patches)
         tmp.replace(cache)
     header, _, blob = load(latest)
-    refiner, done, seconds = None, 0, 0.0
-    if "refiner" in blob and not args.fresh:  # resume its weights (a new stage 2 checkpoint drops it)
-        refiner = Refiner(RefinerConfig(**header["refiner"]["config"]))
-        refiner.load_state_dict(blob["refiner"])
+    refiner, done, seconds = None if args.fresh else load_refiner(header, blob), 0, 0.0
+    if refiner is not None:  # resume its weights (a new stage 2 checkpoint has none)
         done, seconds = int(header["refiner"]["steps"]), float(header["refiner"]["train_seconds"])
         print(f"resuming the refiner in {latest} at step {done}")
     refiner, info = train_refiner(patches, args.minutes, max(0, args.steps - done), seed=args.seed + done,

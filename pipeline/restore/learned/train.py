@@ -46,6 +46,12 @@ def save(path: Path, model, disc=None, opt_g=None, opt_d=None, step: int = 0, ex
     for key, obj in (("disc", disc), ("opt_g", opt_g), ("opt_d", opt_d)):
         if obj is not None:
             blob[key] = obj.state_dict()
+    return _write(blob, path)
+
+
+def _write(blob: dict, path: Path) -> Path:
+    import torch
+
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
     torch.save(blob, tmp)
@@ -61,10 +67,7 @@ def attach_refiner(path: Path, refiner, info: dict) -> Path:
     header = json.loads(blob["header"])
     header["refiner"] = {"config": refiner.cfg.to_dict(), **info}
     blob["header"], blob["refiner"] = json.dumps(header), refiner.state_dict()
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    torch.save(blob, tmp)
-    os.replace(tmp, path)
-    return path
+    return _write(blob, path)
 
 
 def load(path: str | os.PathLike):
