@@ -75,6 +75,9 @@ def dot_at(matrix: np.ndarray, pos: np.ndarray, q: np.ndarray) -> np.ndarray:
         import faiss
     except ImportError:
         return np.einsum("ij,j->i", matrix[pos], q)
+    # FAISS opens an OpenMP team for this call whatever its size; beside busy OpenBLAS/torch threads a
+    # 50-row product then waited ~2 ms at the team's barrier (measured): one thread (this thread's setting).
+    faiss.omp_set_num_threads(1)
     out = np.empty(len(pos), np.float32)
     if len(pos):
         faiss.fvec_inner_products_by_idx(faiss.swig_ptr(out), faiss.swig_ptr(q), faiss.swig_ptr(matrix),
