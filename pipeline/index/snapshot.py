@@ -27,6 +27,7 @@ import numpy as np
 
 from ..types import Item
 from . import ann as ann_mod
+from . import kernels
 from .base import Fields, build_ann, publish, stream_rows
 from .records import Records, item_from_row
 
@@ -192,7 +193,7 @@ class Snapshot:
     def colour_part(self, pos: np.ndarray) -> np.ndarray:
         return self.rows(pos)[:, self.shape_dim:]
 
-    dot = staticmethod(ann_mod.dot)
+    dot = staticmethod(kernels.dot)
 
     def score(self, pos: np.ndarray, q: np.ndarray) -> np.ndarray:
         """rows(pos) @ q, reading base rows where they lie (no gathered copy: 0.26 against 0.44 ms for 320
@@ -200,17 +201,20 @@ class Snapshot:
         pos = np.ascontiguousarray(pos, np.int64)
         inb = pos < self.base_n
         out = np.empty(len(pos), np.float32)
-        out[inb] = ann_mod.dot_at(self._plain, pos[inb], q)
+        out[inb] = kernels.dot_at(self._plain, pos[inb], q)
         if not inb.all():
             out[~inb] = self.dot(self.extra[pos[~inb] - self.base_n], q)
         return out
 
     def similarities(self, pos: np.ndarray, q_shape: np.ndarray, q_colour: np.ndarray):
-        """(shape, colour) cosines at positions, the hits' score breakdown: two passes over rows the
+        """(shape, colour) cosines at positions, the hits' score breakdown: one pass over rows the
         rescoring has just brought into cache, no copies."""
         ds = self.shape_dim
         q = np.zeros((2, self.dim), np.float32)
         q[0, :ds], q[1, ds:] = q_shape, q_colour
+        pos = np.ascontiguousarray(pos, np.int64)
+        if (pos < self.base_n).all():
+            return kernels.dot_at(self._plain, pos, q)
         return self.score(pos, q[0]), self.score(pos, q[1])
 
     def items(self, pos: np.ndarray) -> list[Item] | None:

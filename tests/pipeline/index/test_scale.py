@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 
 from pipeline.index import INDEXES
-from pipeline.index import ann as ann_mod
+from pipeline.index import kernels, twin_ivf
 from pipeline.index import snapshot as snapshot_mod
 from pipeline.types import Item
 
 DS, DC = 64, 16
-N = 6000  # above ann.SCAN_MIN, so the ANN really skips most of the catalogue
+N = 6000  # above twin_ivf.SCAN_MIN, so the ANN really skips most of the catalogue
 
 
 def unit(a: np.ndarray) -> np.ndarray:
@@ -95,13 +95,13 @@ def test_scores_are_exact_after_rescoring(index, data):
 
 
 def test_numpy_scalar_codes_match_faiss():
-    faiss = ann_mod.faiss_module(1)
+    faiss = kernels.faiss_module(1)
     rng = np.random.default_rng(0)
     for d in (36, 37):
         x = rng.normal(size=(2000, d)).astype(np.float32)
         pq = faiss.ProductQuantizer(d, d, 4)
         pq.train(x)
-        assert np.array_equal(ann_mod.ScalarCodes(pq)(x[:300]), pq.compute_codes(x[:300]))
+        assert np.array_equal(twin_ivf.ScalarCodes(pq)(x[:300]), pq.compute_codes(x[:300]))
 
 
 def test_bulk_load_publishes_its_own_snapshot(index, tmp_path):
@@ -170,24 +170,27 @@ def test_bulk_load_with_duplicate_ids_falls_back_to_sqlite(tmp_path, data):
 def test_dot_matches_numpy_and_refuses_mismatched_sizes():
     rng = np.random.default_rng(5)
     rows, q = rng.normal(size=(37, 24)).astype(np.float32), rng.normal(size=24).astype(np.float32)
-    np.testing.assert_allclose(ann_mod.dot(rows, q), rows @ q, rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(ann_mod.dot(rows[:, :8], q[:8]), rows[:, :8] @ q[:8], rtol=1e-5, atol=1e-5)
-    assert ann_mod.dot(rows[:0], q).shape == (0,)
+    np.testing.assert_allclose(kernels.dot(rows, q), rows @ q, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(kernels.dot(rows[:, :8], q[:8]), rows[:, :8] @ q[:8], rtol=1e-5, atol=1e-5)
+    assert kernels.dot(rows[:0], q).shape == (0,)
     with pytest.raises(ValueError, match="do not match"):
-        ann_mod.dot(rows, q[:10])
+        kernels.dot(rows, q[:10])
 
 
 def test_dot_at_reads_rows_in_place_and_refuses_bad_positions():
     rng = np.random.default_rng(6)
     rows, q = rng.normal(size=(50, 24)).astype(np.float32), rng.normal(size=24).astype(np.float32)
     pos = np.array([7, 0, 49, 7])
-    np.testing.assert_allclose(ann_mod.dot_at(rows, pos, q), rows[pos] @ q, rtol=1e-5, atol=1e-5)
-    assert ann_mod.dot_at(rows, pos[:0], q).shape == (0,)
+    np.testing.assert_allclose(kernels.dot_at(rows, pos, q), rows[pos] @ q, rtol=1e-5, atol=1e-5)
+    assert kernels.dot_at(rows, pos[:0], q).shape == (0,)
+    two = np.stack([q, -2 * q])  # several queries over the same positions: one row of results each
+    np.testing.assert_allclose(kernels.dot_at(rows, pos, two), two @ rows[pos].T, rtol=1e-5, atol=1e-5)
+    assert kernels.dot_at(rows, pos[:0], two).shape == (2, 0)
     for bad in (np.array([50]), np.array([-1])):
         with pytest.raises(ValueError, match="out of range"):
-            ann_mod.dot_at(rows, bad, q)
+            kernels.dot_at(rows, bad, q)
     with pytest.raises(ValueError):
-        ann_mod.dot_at(rows[:, :8], pos, q)  # not contiguous, and the sizes differ
+        kernels.dot_at(rows[:, :8], pos, q)  # not contiguous, and the sizes differ
 
 
 def rich(j: int, **kw) -> Item:

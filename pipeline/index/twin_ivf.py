@@ -1,0 +1,249 @@
+"""Two inverted files that honour the per-query weight (mode "ivf", DESIGN.md §2).
+
+- by shape: lists are k-means cells of the shape vectors; each item is stored
+  whole, [s − S_i, c], as 4-bit product-quantiser codes with one dimension per
+  sub-quantiser (a 16-level non-uniform scalar code) in FAISS fast-scan
+  layout, which scans ~5× faster than plain 4-bit SQ. A list's bias w·q_s·S_i
+  is added per list, so each scanned item gets its whole weighted score.
+- by colour: lists are k-means cells of the colour vectors; codes are the
+  8-bit colour residual only (256 dims: cheap to scan, precise at w≈0).
+
+A query opens the best shape lists (for w>0) and the best colour lists (for
+w<1) until each side has scanned its budget, and returns the union of both
+shortlists; the snapshot then rescores that union exactly. An item can only
+reach the weighted top-k through a high shape or a high colour similarity,
+and each side finds exactly those.
+"""
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from .kernels import dot, faiss_module, sample_rows, selector
+
+SCAN_FRACTION = 0.008      # each side scans this share of the catalogue, within the bounds below
+SCAN_MIN, SCAN_MAX = 2048, 16384
+COLOUR_SCAN_MIN = 3 * SCAN_MIN  # the colour side scans at least this: colour clusters (non-negative histograms)
+                                # overlap more than shape ones, and a 256-d 8-bit code costs ~1/6 of a shape code
+LISTS_PER_SCAN = 4         # a side's budget spans about this many average lists: a cluster split across lists is
+                           # covered, and the list that would overshoot the budget is small
+
+
+def scan_budget(live: int) -> int:
+    return int(np.clip(SCAN_FRACTION * live, SCAN_MIN, SCAN_MAX))
+
+
+def _pow2(x: float) -> int:
+    return 1 << max(0, int(round(np.log2(max(x, 1.0)))))
+
+
+def _centroids(faiss, x: np.ndarray, k: int) -> np.ndarray:
+    if k <= 1:
+        return x.mean(0, keepdims=True)
+    km = faiss.Kmeans(x.shape[1], k, niter=12, seed=1234, max_points_per_centroid=128)
+    km.train(x)
+    return km.centroids
+
+
+class ScalarCodes:
+    """4-bit PQ with one dimension per sub-quantiser is a 16-level scalar code per dimension:
+    encode by thresholds in numpy (FAISS's generic PQ encoder takes ~25× longer at M=1536)."""
+
+    def __init__(self, pq):
+        import faiss
+
+        cent = faiss.vector_to_array(pq.centroids).reshape(pq.M, pq.ksub)
+        self.order = np.argsort(cent, axis=1).astype(np.uint8)
+        srt = np.take_along_axis(cent, self.order.astype(np.int64), axis=1)
+        self.mids = ((srt[:, 1:] + srt[:, :-1]) / 2).astype(np.float32)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        rank = np.zeros(x.shape, np.uint8)
+        for t in range(self.mids.shape[1]):
+            rank += x > self.mids[:, t]
+        codes = self.order[np.arange(x.shape[1])[None, :], rank]
+        if codes.shape[1] % 2:
+            codes = np.hstack([codes, np.zeros((len(codes), 1), np.uint8)])
+        return codes[:, 0::2] | (codes[:, 1::2] << 4)  # FAISS packs the first code in the low nibble
+
+
+def _coarse(lists: np.ndarray, size: int) -> np.ndarray:
+    return lists.astype("<u8").view(np.uint8).reshape(-1, 8)[:, :size]
+
+
+class TwinIVF:
+    kind = "ivf"
+
+    def __init__(self, shape_dim: int, by_shape, by_colour):
+        self.shape_dim, self.by_shape, self.by_colour = shape_dim, by_shape, by_colour
+        faiss = faiss_module(1)
+        cs = faiss.rev_swig_ptr(faiss.downcast_index(by_shape.quantizer).get_xb(),
+                                by_shape.nlist * by_shape.d).reshape(by_shape.nlist, -1)[:, :shape_dim]
+        cc = faiss.rev_swig_ptr(faiss.downcast_index(by_colour.quantizer).get_xb(),
+                                by_colour.nlist * by_colour.d).reshape(by_colour.nlist, -1)
+        self.shape, self.colour = Side(by_shape, cs), Side(by_colour, cc)
+        self._lock = threading.Lock()  # FAISS lists are not safe to read while another thread appends
+
+    @property
+    def total(self) -> int:
+        return int(self.shape.sizes.sum())
+
+    # -- build -----------------------------------------------------------------
+    @classmethod
+    def train(cls, shape: np.ndarray, colour: np.ndarray, expected: int, threads: int = 2) -> "TwinIVF":
+        """Centroids and quantisers from a sample; `expected` (the catalogue size) sets the list count."""
+        faiss = faiss_module(threads)
+        shape, colour = np.ascontiguousarray(shape, np.float32), np.ascontiguousarray(colour, np.float32)
+        ds, dc = shape.shape[1], colour.shape[1]
+        per_list = max(256.0, scan_budget(expected) / LISTS_PER_SCAN)
+        k = int(min(_pow2(expected / per_list), 1024, _pow2(len(shape) / 40)))
+        cs, cc = _centroids(faiss, shape, k), _centroids(faiss, colour, k)
+        # L2 to [S_i, 0] ranks lists by the shape part alone; the colour part stays raw in the residual.
+        qs = faiss.IndexFlatL2(ds + dc)
+        qs.add(np.hstack([cs, np.zeros((len(cs), dc), np.float32)]))
+        by_shape = faiss.IndexIVFPQFastScan(qs, ds + dc, len(cs), ds + dc, 4, faiss.METRIC_INNER_PRODUCT)
+        by_shape.own_fields = True
+        qs.this.disown()
+        qc = faiss.IndexFlatL2(dc)
+        qc.add(cc)
+        by_colour = faiss.IndexIVFScalarQuantizer(qc, dc, len(cc), faiss.ScalarQuantizer.QT_8bit,
+                                                  faiss.METRIC_INNER_PRODUCT, True)
+        by_colour.own_fields = True
+        qc.this.disown()
+        faiss_module(1)  # thousands of tiny 1-D k-means: threads only add barriers
+        by_shape.train(np.hstack([shape, colour]))
+        by_colour.train(colour)
+        faiss_module(threads)
+        return cls(ds, by_shape, by_colour)
+
+    @classmethod
+    def build(cls, matrix: np.ndarray, n: int, shape_dim: int, threads: int = 2, bar=None) -> "TwinIVF":
+        """Train on a sample of matrix[:n] and encode every row, labels 0..n−1."""
+        faiss = faiss_module(threads)
+        sample = sample_rows(matrix, n)
+        twin = cls.train(sample[:, :shape_dim], sample[:, shape_dim:], n, threads)
+        fast = twin.by_shape
+        # Plain IVF-PQ lists take our own codes; the fast-scan layout is made from them in one pass.
+        plain = faiss.IndexIVFPQ(fast.quantizer, fast.d, fast.nlist, fast.pq.M, 4, faiss.METRIC_INNER_PRODUCT)
+        plain.pq, plain.is_trained = fast.pq, True
+        cs = twin.shape.centroids
+        encode, full = ScalarCodes(fast.pq), np.hstack([cs, np.zeros((len(cs), fast.d - shape_dim), np.float32)])
+        half = 0.5 * (cs ** 2).sum(1)
+        for i in range(0, n, 16_384):
+            x = np.ascontiguousarray(matrix[i: i + 16_384], np.float32)
+            ids = np.arange(i, i + len(x), dtype=np.int64)
+            lists = np.argmax(x[:, :shape_dim] @ cs.T - half, axis=1)
+            codes = encode(x - full[lists])
+            plain.add_sa_codes(np.ascontiguousarray(np.hstack([_coarse(lists, plain.coarse_code_size()), codes])),
+                               ids)
+            twin.by_colour.add_with_ids(np.ascontiguousarray(x[:, shape_dim:]), ids)
+            if bar is not None:
+                bar.update(len(x))
+        built = cls(shape_dim, faiss.IndexIVFPQFastScan(plain), twin.by_colour)
+        built._keep = (plain, twin)  # the fast-scan index borrows their quantizer until saved and reloaded
+        return built
+
+    def add(self, shape: np.ndarray, colour: np.ndarray, positions: np.ndarray) -> None:
+        """Encode and append; positions are the snapshot rows the labels will name."""
+        if not len(positions):
+            return
+        ids = np.ascontiguousarray(positions, np.int64)
+        colour = np.ascontiguousarray(colour, np.float32)
+        with self._lock:
+            self.by_shape.add_with_ids(np.ascontiguousarray(np.hstack([shape, colour]), np.float32), ids)
+            self.by_colour.add_with_ids(colour, ids)
+            self.shape.resize()
+            self.colour.resize()
+
+    # -- search ------------------------------------------------------------------
+    def budget(self, live: int, passing: int | None = None) -> int:
+        """Items each side scans: a share of the catalogue, scaled up when a filter or deletions thin it out."""
+        total = self.total
+        scan = scan_budget(live)
+        if passing is not None and passing < live:
+            scan = int(scan * live / max(passing, 1))
+        if live < total:
+            scan = int(scan * total / max(live, 1))
+        return min(scan, total)
+
+    def candidates(self, q_shape: np.ndarray, q_colour: np.ndarray, weight: float, want: int, budget: int,
+                   allowed_bits: np.ndarray | None = None, n_positions: int = 0) -> np.ndarray:
+        """Shortlist positions by quantised score: the side that carries more weight lists more, because
+        4-bit shape codes need a longer shortlist than 8-bit colour codes to hold the exact top-k."""
+        faiss = faiss_module(1)  # one query: a team only adds a barrier (this thread's setting)
+        want = int(max(1, want))
+        found = []
+        with self._lock:
+            sel = selector(faiss, allowed_bits)
+            if weight > 0:
+                q = np.concatenate([weight * q_shape, (1.0 - weight) * q_colour])
+                found.append(self.shape.scan(faiss, q, q_shape, weight, budget, int(want * (1 + weight)), sel))
+            if weight < 1:
+                found.append(self.colour.scan(faiss, (1.0 - weight) * q_colour, q_colour, 1.0 - weight,
+                                              max(budget, COLOUR_SCAN_MIN), max(int(want * (1 - weight)), 1), sel))
+        return np.unique(np.concatenate(found)) if len(found) > 1 else found[0]
+
+    # -- persistence ---------------------------------------------------------------
+    def save(self, folder: Path) -> None:
+        faiss = faiss_module()
+        folder.mkdir(parents=True, exist_ok=True)
+        faiss.write_index(self.by_shape, str(folder / "by_shape.faiss"))
+        faiss.write_index(self.by_colour, str(folder / "by_colour.faiss"))
+        (folder / "ann.json").write_text(json.dumps({"kind": self.kind, "shape_dim": self.shape_dim}))
+
+    @classmethod
+    def load(cls, folder: Path, threads: int = 2) -> "TwinIVF":
+        faiss = faiss_module(threads)
+        meta = json.loads((folder / "ann.json").read_text())
+        return cls(meta["shape_dim"], faiss.read_index(str(folder / "by_shape.faiss")),
+                   faiss.read_index(str(folder / "by_colour.faiss")))
+
+    def nbytes(self) -> int:
+        """Resident bytes: codes and labels in both files, centroids."""
+        n = self.total
+        return n * (self.by_shape.code_size + 8 + self.by_colour.code_size + 8) + sum(
+            4 * s.centroids.size for s in (self.shape, self.colour))
+
+
+class Side:
+    """One inverted file and how a query picks its lists: nearest centroid first by L2 (the rule items were
+    filed by), until the budget is scanned."""
+
+    def __init__(self, index, centroids: np.ndarray):
+        self.index = index
+        self.centroids = np.array(centroids, np.float32, order="C")  # a copy: the view is FAISS's memory
+        self.half = 0.5 * (self.centroids ** 2).sum(1)
+        self.sizes = np.zeros(len(self.centroids), np.int64)
+        self.resize()
+
+    def resize(self) -> None:
+        self.sizes = np.array([self.index.invlists.list_size(i) for i in range(self.index.nlist)], np.int64)
+
+    def lists(self, q_part: np.ndarray, budget: int) -> tuple[np.ndarray, np.ndarray]:
+        """Lists to open, nearest first, and the query's inner product with their centroids."""
+        ip = dot(self.centroids, q_part)
+        order = np.argsort(self.half - ip, kind="stable")
+        order = order[self.sizes[order] > 0]
+        order = order[:max(1, int(np.searchsorted(np.cumsum(self.sizes[order]), budget, side="right")))]
+        return order, ip[order]
+
+    def scan(self, faiss, q: np.ndarray, q_part: np.ndarray, weight: float, budget: int, want: int, sel):
+        """Positions of the `want` best items by quantised weighted score among the opened lists
+        (search_preassigned with our list choice and per-list bias w·q·centroid)."""
+        lists, ip = self.lists(q_part, budget)
+        bias = (weight * ip).astype(np.float32)
+        params = faiss.SearchParametersIVF()
+        params.nprobe = len(lists)
+        if sel is not None:
+            params.sel = sel
+        self.index.nprobe = len(lists)
+        q = np.ascontiguousarray(q, np.float32)
+        lists = np.ascontiguousarray(lists, np.int64)
+        dist, labels = np.empty(want, np.float32), np.empty(want, np.int64)
+        ptr = faiss.swig_ptr
+        self.index.search_preassigned_c(1, ptr(q), want, ptr(lists), ptr(bias), ptr(dist), ptr(labels), False,
+                                        params)
+        return labels[labels >= 0]
