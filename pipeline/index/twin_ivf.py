@@ -28,6 +28,8 @@ SCAN_FRACTION = 0.008      # each side scans this share of the catalogue, within
 SCAN_MIN, SCAN_MAX = 2048, 16384
 COLOUR_SCAN_MIN = 3 * SCAN_MIN  # the colour side scans at least this: colour clusters (non-negative histograms)
                                 # overlap more than shape ones, and a 256-d 8-bit code costs ~1/6 of a shape code
+COLOUR_SHARE = 0.75  # of the shape side's budget, above that minimum: at 1M, 6,144 colour items instead of 8,000
+                     # gave the same recall@50 at w = 0, 0.2, 0.5, 0.8 (0.9998 / 0.9992 / 1 / 1, measured)
 LISTS_PER_SCAN = 4         # a side's budget spans about this many average lists: a cluster split across lists is
                            # covered, and the list that would overshoot the budget is small
 
@@ -183,7 +185,7 @@ class TwinIVF:
                 found.append(self.shape.scan(faiss, q, q_shape, weight, budget, int(want * (1 + weight)), sel))
             if weight < 1:
                 found.append(self.colour.scan(faiss, (1.0 - weight) * q_colour, q_colour, 1.0 - weight,
-                                              max(budget, COLOUR_SCAN_MIN), max(int(want * (1 - weight)), 1), sel))
+                                              max(int(COLOUR_SHARE * budget), COLOUR_SCAN_MIN), max(int(want * (1 - weight)), 1), sel))
         return np.unique(np.concatenate(found)) if len(found) > 1 else found[0]
 
     # -- persistence ---------------------------------------------------------------
