@@ -225,8 +225,8 @@ class LocalIndex:
         if items is None:  # a base from before records.*: by id from SQLite
             found = {it.id: it for it in self.get([snap.ids[r] for r in rows])}
             items = [found[snap.ids[r]] for r in rows]
-        return [Hit(item=it, score=s, shape=a, colour=b, rank=i + 1)  # tolist: Python floats in one call
-                for i, (it, s, a, b) in enumerate(zip(items, scores.tolist(), shape_sim.tolist(), colour_sim.tolist()))]
+        columns = zip(items, scores.tolist(), shape_sim.tolist(), colour_sim.tolist())  # Python floats in one call
+        return [Hit(item=it, score=s, shape=a, colour=b, rank=i + 1) for i, (it, s, a, b) in enumerate(columns)]
 
     def info(self) -> dict[str, Any]:
         snap = self.snapshot()

@@ -184,8 +184,9 @@ class TwinIVF:
                 q = np.concatenate([weight * q_shape, (1.0 - weight) * q_colour])
                 found.append(self.shape.scan(faiss, q, q_shape, weight, budget, int(want * (1 + weight)), sel))
             if weight < 1:
+                colour_budget = max(int(COLOUR_SHARE * budget), COLOUR_SCAN_MIN)
                 found.append(self.colour.scan(faiss, (1.0 - weight) * q_colour, q_colour, 1.0 - weight,
-                                              max(int(COLOUR_SHARE * budget), COLOUR_SCAN_MIN), max(int(want * (1 - weight)), 1), sel))
+                                              colour_budget, max(int(want * (1 - weight)), 1), sel))
         return np.unique(np.concatenate(found)) if len(found) > 1 else found[0]
 
     # -- persistence ---------------------------------------------------------------
