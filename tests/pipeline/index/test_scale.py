@@ -129,6 +129,7 @@ def test_adds_and_deletes_apply_without_a_rebuild(index, data, tmp_path):
             assert len(set(got) & set(brute(index, qs[q], qc[q], w, 20))) >= 19
     new = index.search(shape[N + 150], colour[N + 150], 0.5, 1)[0]
     assert new.item.id == f"i{N + 150}" and new.score == pytest.approx(1.0, abs=1e-5)
+    assert new.shape == pytest.approx(1.0, abs=1e-5) and new.colour == pytest.approx(1.0, abs=1e-5)  # appended row
     moved = index.search(shape[N + 300], colour[N + 300], 0.5, 1)[0]
     assert moved.item.id == "i100" and moved.score == pytest.approx(1.0, abs=1e-5)
     assert index.facets("category") == ["dress", "hat"]
