@@ -31,6 +31,18 @@ def pct(values, q: float) -> float:
     return float(np.percentile(np.asarray(values, np.float64), q)) if len(values) else float("nan")
 
 
+def read_bandwidth(mib: int = 256, repeats: int = 5) -> float:
+    """GB/s one thread reads from memory (numpy sum over `mib` MiB, median of `repeats`): the speed of this
+    box at the moment, for comparing latency runs of memory-bound code taken at different times."""
+    a = np.ones(mib << 18, np.float32)
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        a.sum()
+        times.append(time.perf_counter() - t)
+    return round(a.nbytes / float(np.median(times)) / 1e9, 1)
+
+
 def images_under(folder: Path, limit: int | None = None) -> list[Path]:
     from pipeline.imageio import is_image_path
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import machine, pct, stamp
+from .common import machine, pct, read_bandwidth, stamp
 
 CLUSTERS = 200  # as bench/index.py: few, big clusters with isotropic noise are the hard case for an ANN
 
@@ -110,6 +110,7 @@ def child(folder: Path) -> int:
     pos = {iid: i for i, iid in enumerate(snap.ids)}
     out = {"open_s": round(open_s, 2), "warm_s": round(warm_s, 2), "ann_mib": round(idx.info()["ann_bytes"] / 2**20, 1),
            "weights": {}}
+    out["read_gbs"] = [read_bandwidth()]  # before and after the timed queries: the box's speed drifts
     for q in range(min(5, len(qs))):  # warm-up: first touches of the mapped rows
         idx.search(qs[q], qc[q], 0.5, k)
     for w in spec["weights"]:
@@ -131,6 +132,7 @@ def child(folder: Path) -> int:
                                     f"recall@{k}": round(float(np.mean(rec)), 4),
                                     "min_recall": round(float(np.min(rec)), 2),
                                     "exact_p50_ms": round(pct(exact, 50), 1)}
+    out["read_gbs"].append(read_bandwidth())
     mem = memory()
     out["ram_mib"] = {"index_anon": round(mem["RssAnon"] - base["RssAnon"], 1),
                       "mapped_rows_touched": round(mem["RssFile"] - base["RssFile"], 1)}  # OS file cache, shared
@@ -241,10 +243,11 @@ def run(args) -> int:
     print(f"{out['machine']} — {out['date']} — load average {out['load_avg']} → {out['load_avg_end']} — "
           f"top-{args.k}, {out['dims']} dims, mode {args.mode}, {out['total_s']} s")
     print(f"| items | w | p50 ms | p95 ms | CPU p50 ms | exact p50 ms | recall@{args.k} (min) | load s | ANN build s | "
-          "index RAM MiB | rows mapped MiB |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "index RAM MiB | rows mapped MiB | memory GB/s |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in out["runs"]:
         for w, m in r["weights"].items():
             print(f"| {r['n']:,} | {w} | {m['p50_ms']} | {m['p95_ms']} | {m['cpu_p50_ms']} | {m['exact_p50_ms']} | "
                   f"{m[f'recall@{args.k}']} ({m['min_recall']}) | {r.get('load_s', '–')} | {r['ann_build_s']} | "
-                  f"{r['ram_mib']['index_anon']} | {r['ram_mib']['mapped_rows_touched']} |")
+                  f"{r['ram_mib']['index_anon']} | {r['ram_mib']['mapped_rows_touched']} | "
+                  f"{' → '.join(map(str, r['read_gbs']))} |")
     return 0

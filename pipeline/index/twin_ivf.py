@@ -10,21 +10,25 @@
 
 A query opens the best shape lists (for w>0) and the best colour lists (for
 w<1) until each side has scanned its budget, and returns the union of both
-shortlists; the snapshot then rescores that union exactly. An item can only
+shortlists; the snapshot then rescores that union exactly. When both sides are
+scanned, the colour side runs on a helper thread beside the shape side. An item can only
 reach the weighted top-k through a high shape or a high colour similarity,
 and each side finds exactly those.
 """
 from __future__ import annotations
 
 import json
+import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
 from .kernels import dot, faiss_module, sample_rows, selector
 
-SCAN_FRACTION = 0.008      # each side scans this share of the catalogue, within the bounds below
+SCAN_FRACTION = 0.006      # each side scans this share of the catalogue, within the bounds below (0.008 before:
+                           # at 1M the same recall@50 at every w, 5–8 % slower, measured)
 SCAN_MIN, SCAN_MAX = 2048, 16384
 COLOUR_SCAN_MIN = 3 * SCAN_MIN  # the colour side scans at least this: colour clusters (non-negative histograms)
                                 # overlap more than shape ones, and a 256-d 8-bit code costs ~1/6 of a shape code
@@ -32,6 +36,32 @@ COLOUR_SHARE = 0.75  # of the shape side's budget, above that minimum: at 1M, 6,
                      # gave the same recall@50 at w = 0, 0.2, 0.5, 0.8 (0.9998 / 0.9992 / 1 / 1, measured)
 LISTS_PER_SCAN = 4         # a side's budget spans about this many average lists: a cluster split across lists is
                            # covered, and the list that would overshoot the budget is small
+
+
+_helper: ThreadPoolExecutor | None = None
+_helper_lock = threading.Lock()
+
+
+def helper() -> ThreadPoolExecutor:
+    """One thread per process that scans the colour side while the caller scans the shape side (0 < w < 1).
+    Both are GIL-free FAISS calls; side by side they saved 0.35–0.55 ms of a 2.6–3.1 ms query at 1M (whole
+    queries, alternating per query). Candidate generation holds the index's lock, so queries never queue here
+    behind each other's scans of one index."""
+    global _helper
+    with _helper_lock:
+        if _helper is None:
+            _helper = ThreadPoolExecutor(1, thread_name_prefix="drape-colour-scan", initializer=faiss_module,
+                                         initargs=(1,))  # its own OpenMP setting: one thread, no team barrier
+        return _helper
+
+
+def _forget_helper() -> None:
+    global _helper
+    _helper = None  # a forked child has no helper thread: it starts its own on first use
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_helper)
 
 
 def scan_budget(live: int) -> int:
@@ -79,8 +109,9 @@ def _coarse(lists: np.ndarray, size: int) -> np.ndarray:
 class TwinIVF:
     kind = "ivf"
 
-    def __init__(self, shape_dim: int, by_shape, by_colour):
+    def __init__(self, shape_dim: int, by_shape, by_colour, threads: int = 2):
         self.shape_dim, self.by_shape, self.by_colour = shape_dim, by_shape, by_colour
+        self.threads = threads  # 1: both sides on the caller's thread
         faiss = faiss_module(1)
         cs = faiss.rev_swig_ptr(faiss.downcast_index(by_shape.quantizer).get_xb(),
                                 by_shape.nlist * by_shape.d).reshape(by_shape.nlist, -1)[:, :shape_dim]
@@ -119,7 +150,7 @@ class TwinIVF:
         by_shape.train(np.hstack([shape, colour]))
         by_colour.train(colour)
         faiss_module(threads)
-        return cls(ds, by_shape, by_colour)
+        return cls(ds, by_shape, by_colour, threads)
 
     @classmethod
     def build(cls, matrix: np.ndarray, n: int, shape_dim: int, threads: int = 2, bar=None) -> "TwinIVF":
@@ -144,7 +175,7 @@ class TwinIVF:
             twin.by_colour.add_with_ids(np.ascontiguousarray(x[:, shape_dim:]), ids)
             if bar is not None:
                 bar.update(len(x))
-        built = cls(shape_dim, faiss.IndexIVFPQFastScan(plain), twin.by_colour)
+        built = cls(shape_dim, faiss.IndexIVFPQFastScan(plain), twin.by_colour, threads)
         built._keep = (plain, twin)  # the fast-scan index borrows their quantizer until saved and reloaded
         return built
 
@@ -177,16 +208,21 @@ class TwinIVF:
         4-bit shape codes need a longer shortlist than 8-bit colour codes to hold the exact top-k."""
         faiss = faiss_module(1)  # one query: a team only adds a barrier (this thread's setting)
         want = int(max(1, want))
-        found = []
+        found, colour = [], None
         with self._lock:
             sel = selector(faiss, allowed_bits)
+            if weight < 1:
+                args = (faiss, (1.0 - weight) * q_colour, q_colour, 1.0 - weight,
+                        max(int(COLOUR_SHARE * budget), COLOUR_SCAN_MIN), max(int(want * (1 - weight)), 1), sel)
+                if weight > 0 and self.threads > 1:
+                    colour = helper().submit(self.colour.scan, *args)
+                else:
+                    found.append(self.colour.scan(*args))
             if weight > 0:
                 q = np.concatenate([weight * q_shape, (1.0 - weight) * q_colour])
                 found.append(self.shape.scan(faiss, q, q_shape, weight, budget, int(want * (1 + weight)), sel))
-            if weight < 1:
-                colour_budget = max(int(COLOUR_SHARE * budget), COLOUR_SCAN_MIN)
-                found.append(self.colour.scan(faiss, (1.0 - weight) * q_colour, q_colour, 1.0 - weight,
-                                              colour_budget, max(int(want * (1 - weight)), 1), sel))
+            if colour is not None:
+                found.append(colour.result())
         return np.unique(np.concatenate(found)) if len(found) > 1 else found[0]
 
     # -- persistence ---------------------------------------------------------------
@@ -202,7 +238,7 @@ class TwinIVF:
         faiss = faiss_module(threads)
         meta = json.loads((folder / "ann.json").read_text())
         return cls(meta["shape_dim"], faiss.read_index(str(folder / "by_shape.faiss")),
-                   faiss.read_index(str(folder / "by_colour.faiss")))
+                   faiss.read_index(str(folder / "by_colour.faiss")), threads)
 
     def nbytes(self) -> int:
         """Resident bytes: codes and labels in both files, centroids."""

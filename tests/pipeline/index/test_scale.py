@@ -94,6 +94,23 @@ def test_scores_are_exact_after_rescoring(index, data):
         assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
 
 
+@pytest.mark.parametrize("filtered", [False, True])
+def test_colour_side_on_the_helper_thread_gives_the_same_shortlist(index, filtered):
+    """At 0 < w < 1 the colour side is scanned on a helper thread (threads > 1): same candidates as one thread."""
+    snap = index.snapshot()
+    ann, qs, qc = snap.ann, *queries(11, 6)
+    bits = np.packbits(np.arange(len(snap.ids)) % 3 != 0, bitorder="little") if filtered else None
+    for q in range(len(qs)):
+        for w in (0.0, 0.4, 0.9, 1.0):
+            got = {}
+            for threads in (1, 2):
+                ann.threads = threads
+                got[threads] = ann.candidates(qs[q], qc[q], w, 40, ann.budget(snap.live()), bits)
+            np.testing.assert_array_equal(got[1], got[2])
+            if filtered:
+                assert (got[2] % 3 != 0).all()
+
+
 def test_numpy_scalar_codes_match_faiss():
     faiss = kernels.faiss_module(1)
     rng = np.random.default_rng(0)
