@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -109,6 +111,29 @@ def test_colour_side_on_the_helper_thread_gives_the_same_shortlist(index, filter
             np.testing.assert_array_equal(got[1], got[2])
             if filtered:
                 assert (got[2] % 3 != 0).all()
+
+
+def test_a_failing_shape_scan_waits_for_the_colour_side_before_leaving_the_lock(index, monkeypatch):
+    ann, qs, qc = index.snapshot().ann, *queries(12, 1)
+    ann.threads, seen, failed = 2, [], threading.Event()
+    scan = type(ann.colour).scan
+
+    def late_colour(side, *args):
+        failed.wait(5)  # still scanning when the shape side has already failed
+        time.sleep(0.05)
+        out = scan(side, *args)
+        seen.append("colour done")
+        return out
+
+    def broken(*_):
+        failed.set()
+        raise RuntimeError("shape scan failed")
+
+    monkeypatch.setattr(ann.colour, "scan", late_colour.__get__(ann.colour))
+    monkeypatch.setattr(ann.shape, "scan", broken)
+    with pytest.raises(RuntimeError, match="shape scan failed"):
+        ann.candidates(qs[0], qc[0], 0.5, 40, ann.budget(index.snapshot().live()))
+    assert seen == ["colour done"] and not ann._lock.locked()
 
 
 def test_numpy_scalar_codes_match_faiss():
