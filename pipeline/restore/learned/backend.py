@@ -87,20 +87,19 @@ class Learned:
         from torch.nn import functional as F
 
         from .data import to_model
-        from .model import pyramid_fill
+        from .model import pyramid_fill, to_image, to_tensor
 
         h, w = m.shape
         grow = np.ones((3, 3), np.uint8)  # resizing and JPEG smear the occluder's edge a pixel outwards
-        as_t = lambda a: torch.from_numpy(np.array(a, np.float32)).permute(2, 0, 1)[None] / 127.5 - 1  # noqa: E731
-        small = as_t(to_model(crop, self.size))
+        small = to_tensor(to_model(crop, self.size))
         small_hole = torch.from_numpy(cv2.dilate(to_model(m, self.size, nearest=True), grow).astype(np.float32))
         full_hole = torch.from_numpy(cv2.dilate(m.astype(np.uint8), grow).astype(np.float32))[None, None]
         with self._torch():
             hs = small_hole[None, None]
             residual = self.model.fill(small, hs) - pyramid_fill(small, hs)
             residual = F.interpolate(residual, size=(h, w), mode="bilinear", align_corners=False)
-            out = (pyramid_fill(as_t(crop), full_hole) + residual).clamp(-1, 1)
-        return ((out[0].permute(1, 2, 0).numpy() + 1) * 127.5).clip(0, 255).round().astype(np.uint8)
+            out = (pyramid_fill(to_tensor(crop), full_hole) + residual).clamp(-1, 1)
+        return to_image(out)
 
     def inpaint(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
         if mask is None or not mask.any():

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -27,6 +28,17 @@ class Config:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def to_tensor(images: np.ndarray) -> torch.Tensor:
+    """uint8 H×W×C (one image) or N×H×W×C -> float N×C×H×W in [-1, 1], the networks' range."""
+    a = torch.from_numpy(np.asarray(images, np.float32))
+    return (a[None] if a.ndim == 3 else a).permute(0, 3, 1, 2) / 127.5 - 1
+
+
+def to_image(t: torch.Tensor) -> np.ndarray:
+    """The first image of an N×C×H×W tensor in [-1, 1] -> uint8 H×W×C."""
+    return ((t[0].permute(1, 2, 0).numpy() + 1) * 127.5).clip(0, 255).round().astype(np.uint8)
 
 
 def _conv(cin: int, cout: int, k: int = 3, s: int = 1, d: int = 1) -> nn.Sequential:

@@ -31,6 +31,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from .model import to_image, to_tensor
+
 RIM = 24.0  # px: the distance channel saturates here (past it, the rim's pixels say little)
 DILATIONS = (1, 2, 4, 8)
 REACH = sum(DILATIONS)  # px each side a pixel's α can see (3×3 convs): the box fuse() needs around the hole
@@ -78,18 +80,16 @@ def rim_distance(hole: np.ndarray) -> np.ndarray:
     return np.minimum(d / RIM, 1.0).astype(np.float32)
 
 
-def _t(a: np.ndarray) -> torch.Tensor:
-    """H×W×C uint8 or H×W float -> 1×C×H×W float in [-1, 1] (images) or as is (maps)."""
-    if a.dtype == np.uint8:
-        return torch.from_numpy(a.astype(np.float32) / 127.5 - 1).permute(2, 0, 1)[None]
+def _map(a: np.ndarray) -> torch.Tensor:
+    """H×W map -> 1×1×H×W float."""
     return torch.from_numpy(np.ascontiguousarray(a, np.float32))[None, None]
 
 
 @torch.inference_mode()
 def fuse(refiner: Refiner, telea: np.ndarray, coarse: np.ndarray, hole: np.ndarray) -> np.ndarray:
     """The fused crop (uint8), given the two fills and the hole (bool), all at the crop's resolution."""
-    out = refiner(_t(telea), _t(coarse), _t(hole.astype(np.float32)), _t(rim_distance(hole)))
-    return ((out[0].permute(1, 2, 0).numpy() + 1) * 127.5).clip(0, 255).round().astype(np.uint8)
+    out = refiner(to_tensor(telea), to_tensor(coarse), _map(hole), _map(rim_distance(hole)))
+    return to_image(out)
 
 
 def make_patches(source: Path, stage2, telea, limit: int, patch: int = 96, per_image: int = 4, seed: int = 0):
@@ -128,11 +128,10 @@ def make_patches(source: Path, stage2, telea, limit: int, patch: int = 96, per_i
 
 
 def _batch(p: dict[str, np.ndarray], idx: np.ndarray):
-    img = lambda a: torch.from_numpy(a[idx].astype(np.float32) / 127.5 - 1).permute(0, 3, 1, 2)  # noqa: E731
     hole = p["hole"][idx]
     rim = np.stack([rim_distance(h) for h in hole])
-    return (img(p["telea"]), img(p["coarse"]), torch.from_numpy(hole.astype(np.float32))[:, None],
-            torch.from_numpy(rim)[:, None], img(p["clean"]))
+    return (to_tensor(p["telea"][idx]), to_tensor(p["coarse"][idx]), torch.from_numpy(hole.astype(np.float32))[:, None],
+            torch.from_numpy(rim)[:, None], to_tensor(p["clean"][idx]))
 
 
 def train_refiner(patches: dict[str, np.ndarray], minutes: float, steps: int, batch: int = 16, lr: float = 1e-3,

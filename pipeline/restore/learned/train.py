@@ -39,8 +39,6 @@ class Weights:
 
 def save(path: Path, model, disc=None, opt_g=None, opt_d=None, step: int = 0, extra: dict | None = None) -> Path:
     """Write atomically: a header (JSON text: format, version, config, step, …) and the state dicts."""
-    import torch
-
     header = {"format": FORMAT, "version": VERSION, "config": model.cfg.to_dict(), "step": int(step), **(extra or {})}
     blob = {"header": json.dumps(header), "model": model.state_dict()}
     for key, obj in (("disc", disc), ("opt_g", opt_g), ("opt_d", opt_d)):
@@ -91,19 +89,18 @@ def to_tensor(batch):
     """uint8 N×H×W×3 / bool N×H×W arrays -> float tensors in [-1, 1] / {0, 1}."""
     import torch
 
+    from .model import to_tensor as img
+
     occ, clean, hole, garment = batch
-    img = lambda a: torch.from_numpy(a).permute(0, 3, 1, 2).float() / 127.5 - 1  # noqa: E731
     msk = lambda a: torch.from_numpy(a.astype(np.float32))[:, None]  # noqa: E731
     return img(occ), img(clean), msk(hole), msk(garment)
 
 
 def texture_target(clean_u8: np.ndarray, cells: int):
-    import torch
-
     from .data import texture_map
+    from .model import to_tensor as img
 
-    maps = np.stack([texture_map(c, cells) for c in clean_u8])
-    return torch.from_numpy(maps).permute(0, 3, 1, 2).float() / 127.5 - 1
+    return img(np.stack([texture_map(c, cells) for c in clean_u8]))
 
 
 class Trainer:
