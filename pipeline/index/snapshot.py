@@ -181,13 +181,6 @@ class Snapshot:
         out[~inb] = self.extra[pos[~inb] - self.base_n, cols]
         return out
 
-    @property
-    def matrix(self) -> np.ndarray:
-        """Every position's row (dead ones included); the base alone stays memory-mapped."""
-        if not len(self.extra):
-            return self.base[: self.base_n]
-        return self.rows(np.arange(len(self.ids)))
-
     def shape_part(self, pos: np.ndarray) -> np.ndarray:
         return self.rows(pos)[:, : self.shape_dim]
 
