@@ -136,7 +136,7 @@ def test_stale_snapshot_builds_of_dead_writers_are_removed(tmp_path):
 def test_the_real_cli_killed_at_random_moments_then_resumed(tmp_path, shared_data, home):
     """`python -m pipeline ingest` with the real models on shared photos, SIGKILLed three times."""
     src = tmp_path / "cat"
-    images = sorted((shared_data / "validation").rglob("*.jpg"))[:36]
+    images = sorted((shared_data / "validation").rglob("*.jpg"))[:48]
     for p in images:
         (src / p.parent.name).mkdir(parents=True, exist_ok=True)
         (src / p.parent.name / p.name).symlink_to(p)
@@ -147,10 +147,12 @@ def test_the_real_cli_killed_at_random_moments_then_resumed(tmp_path, shared_dat
     counts = []
     for _ in range(3):
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        start, deadline = (counts[-1] if counts else 0), time.time() + 300
-        while time.time() < deadline and proc.poll() is None and _rows(idx) <= start:
-            time.sleep(0.05)  # wait for the first new batch, then kill at a random moment after it
-        time.sleep(rng.uniform(0, 2.0))
+        # Kill at a random point a few rows into this run, so each run leaves work for the next (a fixed
+        # delay let a fast box finish all of it before the third kill).
+        target, deadline = (counts[-1] if counts else 0) + rng.randint(1, 6), time.time() + 300
+        while time.time() < deadline and proc.poll() is None and _rows(idx) < target:
+            time.sleep(0.02)
+        time.sleep(rng.uniform(0, 0.15))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         with sqlite3.connect(idx / "items.sqlite") as db:
