@@ -136,6 +136,16 @@ def test_a_failing_shape_scan_waits_for_the_colour_side_before_leaving_the_lock(
     assert seen == ["colour done"] and not ann._lock.locked()
 
 
+def test_a_million_items_get_coarser_shape_cells_than_colour_cells():
+    """Ranking a shape cell reads a centroid as big as 8 items' codes, a colour cell one as big as 4: at 1M
+    items the shape side's budget spans ~2 cells (256), the colour side's ~4 (512)."""
+    rng = np.random.default_rng(0)
+    n = 40 * 512  # enough sample rows for 512 cells
+    twin = twin_ivf.TwinIVF.train(rng.normal(size=(n, DS)).astype(np.float32),
+                                  np.abs(rng.normal(size=(n, DC))).astype(np.float32), expected=1_000_000, threads=1)
+    assert (len(twin.shape.centroids), len(twin.colour.centroids)) == (256, 512)
+
+
 def test_numpy_scalar_codes_match_faiss():
     faiss = kernels.faiss_module(1)
     rng = np.random.default_rng(0)
