@@ -172,11 +172,10 @@ class TwinIVF:
         plain.pq, plain.is_trained = fast.pq, True
         cs = twin.shape.centroids
         encode, full = ScalarCodes(fast.pq), np.hstack([cs, np.zeros((len(cs), fast.d - shape_dim), np.float32)])
-        half = 0.5 * (cs ** 2).sum(1)
         for i in range(0, n, 16_384):
             x = np.ascontiguousarray(matrix[i: i + 16_384], np.float32)
             ids = np.arange(i, i + len(x), dtype=np.int64)
-            lists = np.argmax(x[:, :shape_dim] @ cs.T - half, axis=1)
+            lists = np.argmax(x[:, :shape_dim] @ cs.T - twin.shape.half, axis=1)  # the rule queries rank cells by
             codes = encode(x - full[lists])
             plain.add_sa_codes(np.ascontiguousarray(np.hstack([_coarse(lists, plain.coarse_code_size()), codes])),
                                ids)
