@@ -64,10 +64,14 @@ def open_index(settings, signature: dict[str, Any], create: bool = False) -> Ind
     )
 
 
-def weighted_query(q_shape: np.ndarray, q_colour: np.ndarray, weight: float) -> np.ndarray:
-    """q_w = [w·q_s, (1−w)·q_c]: its inner product with [s, c] is the patent's score."""
+def check_weight(weight: float) -> None:
     if not 0.0 <= weight <= 1.0:
         raise ValueError(f"weight must be in [0, 1], got {weight}")
+
+
+def weighted_query(q_shape: np.ndarray, q_colour: np.ndarray, weight: float) -> np.ndarray:
+    """q_w = [w·q_s, (1−w)·q_c]: its inner product with [s, c] is the patent's score."""
+    check_weight(weight)
     return np.concatenate([weight * q_shape, (1.0 - weight) * q_colour]).astype(np.float32)
 
 

@@ -63,7 +63,7 @@ class GraphIndex:
             params.sel = sel
         with self._lock:
             _, found = self.index.search(q, int(want), params=params)
-        return found[0][found[0] >= 0]
+        return np.sort(found[0][found[0] >= 0])  # sorted positions, as the snapshot expects
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)

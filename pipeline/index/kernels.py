@@ -48,7 +48,7 @@ def dot_at(matrix: np.ndarray, pos: np.ndarray, q: np.ndarray) -> np.ndarray:
     faiss.omp_set_num_threads(1)
     out = np.empty((len(qs), len(pos)), np.float32)
     if len(pos):
-        ids = np.ascontiguousarray(np.broadcast_to(pos, out.shape))  # FAISS takes one id list per query
+        ids = pos if len(qs) == 1 else np.ascontiguousarray(np.broadcast_to(pos, out.shape))  # one list per query
         faiss.fvec_inner_products_by_idx(faiss.swig_ptr(out), faiss.swig_ptr(qs), faiss.swig_ptr(matrix),
                                          faiss.swig_ptr(ids), qs.shape[1], len(qs), len(pos))
     return out if np.ndim(q) == 2 else out[0]

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..types import Hit, Item
-from . import INDEXES, Filters, IndexError_, weighted_query
+from . import INDEXES, Filters, IndexError_, check_weight
 from .records import item_from_row
 from .snapshot import Snapshot
 
@@ -215,12 +215,12 @@ class LocalIndex:
     def search(self, q_shape: np.ndarray, q_colour: np.ndarray, weight: float, k: int,
                filters: Filters | None = None, exact: bool | None = None) -> list[Hit]:
         q_shape, q_colour = np.asarray(q_shape, np.float32), np.asarray(q_colour, np.float32)
-        weighted_query(q_shape, q_colour, weight)  # validates w
+        check_weight(weight)
         snap = self.snapshot()
         rows, scores = snap.search(q_shape, q_colour, float(weight), k, filters, exact=exact)
         if not len(rows):
             return []
-        shape_sim, colour_sim = snap.similarities(rows, q_shape, q_colour)
+        shape_sim, colour_sim = snap.similarities(rows, q_shape, q_colour, float(weight), scores)
         items = snap.items(rows)
         if items is None:  # a base from before records.*: by id from SQLite
             found = {it.id: it for it in self.get([snap.ids[r] for r in rows])}

@@ -69,7 +69,7 @@ if hasattr(os, "register_at_fork"):
 
 
 def scan_budget(live: int) -> int:
-    return int(np.clip(SCAN_FRACTION * live, SCAN_MIN, SCAN_MAX))
+    return int(min(max(SCAN_FRACTION * live, SCAN_MIN), SCAN_MAX))
 
 
 def _pow2(x: float) -> int:
@@ -126,7 +126,7 @@ class TwinIVF:
 
     @property
     def total(self) -> int:
-        return int(self.shape.sizes.sum())
+        return self.shape.total
 
     # -- build -----------------------------------------------------------------
     @classmethod
@@ -232,7 +232,7 @@ class TwinIVF:
             finally:  # never leave the lock while the helper still reads the lists
                 if colour is not None:
                     found.append(colour.result())
-        return np.unique(np.concatenate(found)) if len(found) > 1 else found[0]
+        return np.unique(np.concatenate(found)) if len(found) > 1 else np.sort(found[0])  # sorted positions
 
     # -- persistence ---------------------------------------------------------------
     def save(self, folder: Path) -> None:
@@ -261,21 +261,31 @@ class Side:
     filed by), until the budget is scanned."""
 
     def __init__(self, index, centroids: np.ndarray):
+        import faiss
+
         self.index = index
         self.centroids = np.array(centroids, np.float32, order="C")  # a copy: the view is FAISS's memory
         self.half = 0.5 * (self.centroids ** 2).sum(1)
-        self.sizes = np.zeros(len(self.centroids), np.int64)
+        self.params = faiss.SearchParametersIVF()  # one per side: queries of one index hold its lock
         self.resize()
 
     def resize(self) -> None:
         self.sizes = np.array([self.index.invlists.list_size(i) for i in range(self.index.nlist)], np.int64)
+        self.total = int(self.sizes.sum())
 
     def lists(self, q_part: np.ndarray, budget: int) -> tuple[np.ndarray, np.ndarray]:
-        """Lists to open, nearest first, and the query's inner product with their centroids."""
+        """Lists to open, nearest first, and the query's inner product with their centroids. Only the nearest
+        few are sorted, more when they hold less than the budget (a filter or deletions raise it)."""
         ip = dot(self.centroids, q_part)
-        order = np.argsort(self.half - ip, kind="stable")
-        order = order[self.sizes[order] > 0]
-        order = order[:max(1, int(np.searchsorted(np.cumsum(self.sizes[order]), budget, side="right")))]
+        dist = self.half - ip
+        for few in (16, 128, len(dist)):
+            order = np.argpartition(dist, few - 1)[:few] if few < len(dist) else np.arange(len(dist))
+            order = order[np.argsort(dist[order], kind="stable")]
+            order = order[self.sizes[order] > 0]
+            held = np.cumsum(self.sizes[order])
+            if few >= len(dist) or (len(held) and held[-1] > budget):
+                break
+        order = order[:max(1, int(np.searchsorted(held, budget, side="right")))]
         return order, ip[order]
 
     def scan(self, faiss, q: np.ndarray, q_part: np.ndarray, weight: float, budget: int, want: int, sel):
@@ -283,11 +293,9 @@ class Side:
         (search_preassigned with our list choice and per-list bias w·q·centroid)."""
         lists, ip = self.lists(q_part, budget)
         bias = (weight * ip).astype(np.float32)
-        params = faiss.SearchParametersIVF()
-        params.nprobe = len(lists)
-        if sel is not None:
-            params.sel = sel
-        self.index.nprobe = len(lists)
+        params = self.params
+        params.nprobe = self.index.nprobe = len(lists)
+        params.sel = sel
         q = np.ascontiguousarray(q, np.float32)
         lists = np.ascontiguousarray(lists, np.int64)
         dist, labels = np.empty(want, np.float32), np.empty(want, np.int64)

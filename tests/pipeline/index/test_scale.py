@@ -146,6 +146,29 @@ def test_a_million_items_get_coarser_shape_cells_than_colour_cells():
     assert (len(twin.shape.centroids), len(twin.colour.centroids)) == (256, 512)
 
 
+def test_lists_open_nearest_first_until_the_budget_however_many_it_takes():
+    """Only the nearest few cells are sorted per query; a budget that needs more (a filter, deletions) must
+    still get exactly the full-sort rule, empty lists skipped."""
+    faiss = kernels.faiss_module(1)
+    rng = np.random.default_rng(7)
+    cent = rng.normal(size=(300, 8)).astype(np.float32)
+    quantizer = faiss.IndexFlatL2(8)
+    quantizer.add(cent)
+    ivf = faiss.IndexIVFFlat(quantizer, 8, 300)
+    ivf.is_trained = True
+    ivf.add(rng.normal(size=(3000, 8)).astype(np.float32))
+    side = twin_ivf.Side(ivf, cent)
+    assert (side.sizes == 0).any() and side.total == 3000
+    for q in rng.normal(size=(5, 8)).astype(np.float32):
+        for budget in (1, 40, 600, 2990, 10**6):  # 1 list, a few, past 16, past 128, all
+            lists, ip = side.lists(q, budget)
+            ref = np.argsort(side.half - cent @ q, kind="stable")
+            ref = ref[side.sizes[ref] > 0]
+            ref = ref[:max(1, int(np.searchsorted(np.cumsum(side.sizes[ref]), budget, side="right")))]
+            np.testing.assert_array_equal(lists, ref)
+            np.testing.assert_allclose(ip, cent[ref] @ q, rtol=1e-5, atol=1e-5)
+
+
 def test_numpy_scalar_codes_match_faiss():
     faiss = kernels.faiss_module(1)
     rng = np.random.default_rng(0)
@@ -266,6 +289,20 @@ def test_hits_carry_every_field_from_the_snapshot_records(tmp_path, data, how):
         hit = idx.search(shape[j], colour[j], 0.5, 1)[0]
         assert hit.item == (stored + [rich(300)])[j]
     idx.close()
+
+
+def test_records_read_back_whatever_json_wrote_in_position_order(tmp_path):
+    from pipeline.index.records import Records, RecordWriter
+
+    odd = Item(id="x", image="", attributes={"big": 2**70, "ratio": float("inf")})  # valid for json, not orjson
+    stored = [rich(0), odd, rich(2)]
+    with RecordWriter(tmp_path) as out:
+        for it in stored:
+            out.append(it.id, it.image, it.title, it.url, it.category, json.dumps(it.attributes), it.content_hash)
+    records = Records.open(tmp_path).with_extra([rich(3)])
+    assert records.get(np.array([2, 0])) == [stored[2], stored[0]]
+    assert records.get(np.array([3, 1, 0])) == [rich(3), odd, stored[0]]  # appended, then base rows
+    assert records.get(np.array([], np.int64)) == []
 
 
 def test_a_base_without_records_takes_hit_metadata_from_sqlite(index, data):
