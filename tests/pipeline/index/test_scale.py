@@ -125,12 +125,12 @@ def test_a_failing_shape_scan_waits_for_the_colour_side_before_leaving_the_lock(
         seen.append("colour done")
         return out
 
-    def broken(*_):
+    def broken():
         failed.set()
         raise RuntimeError("shape scan failed")
 
     monkeypatch.setattr(ann.colour, "scan", late_colour.__get__(ann.colour))
-    monkeypatch.setattr(ann.shape, "scan", broken)
+    monkeypatch.setattr(ann.shape, "plan", lambda *_: broken)  # fails inside its FAISS call, colour in flight
     with pytest.raises(RuntimeError, match="shape scan failed"):
         ann.candidates(qs[0], qc[0], 0.5, 40, ann.budget(index.snapshot().live()))
     assert seen == ["colour done"] and not ann._lock.locked()
