@@ -1,7 +1,17 @@
-"""The vector kernels of the local index's hot path: FAISS calls for one query at a time."""
+"""The vector kernels of the local index's hot path: FAISS calls for one query at a time, and the one helper
+thread that puts the second core to work beside the caller."""
 from __future__ import annotations
 
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
+
+SPLIT_ROWS = 32_768  # an exact scan of more rows than this runs half on the helper thread
+
+_helper: ThreadPoolExecutor | None = None
+_helper_lock = threading.Lock()
 
 def faiss_module(threads: int = 1):
     try:
@@ -10,6 +20,43 @@ def faiss_module(threads: int = 1):
         raise ImportError("approximate search needs FAISS: pip install faiss-cpu==1.15.1") from exc
     faiss.omp_set_num_threads(threads)  # this thread's OpenMP team size
     return faiss
+
+
+def helper() -> ThreadPoolExecutor:
+    """One thread per process beside the caller, for GIL-free FAISS calls: the colour side of a weighted query
+    at 0 < w < 1 (saved 0.35–0.55 ms of a 2.6–3.1 ms query at 1M, alternating per query) and half of an
+    exact scan. It sleeps between jobs; OpenBLAS's own threads instead spin ~130 ms after every product
+    (measured), keeping the second core busy for nothing."""
+    global _helper
+    with _helper_lock:
+        if _helper is None:
+            _helper = ThreadPoolExecutor(1, thread_name_prefix="drape-helper", initializer=faiss_module,
+                                         initargs=(1,))  # its own OpenMP setting: one thread, no team barrier
+        return _helper
+
+
+def _forget_helper() -> None:
+    global _helper
+    _helper = None  # a forked child has no helper thread: it starts its own on first use
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_helper)
+
+
+def dot_all(rows: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """rows @ q for a whole matrix (an exact scan): half on the helper thread when it is big. numpy's BLAS
+    is ~25 % faster on two threads, but its idle threads then spin ~130 ms, taking the core that the next
+    queries' colour side needs (their wait for the helper rose 0.05 → 0.4 ms)."""
+    if len(rows) < SPLIT_ROWS:
+        return dot(rows, q)
+    half = len(rows) // 2
+    other = helper().submit(dot, rows[half:], q)
+    try:
+        mine = dot(rows[:half], q)
+    finally:
+        theirs = other.result()
+    return np.concatenate([mine, theirs])
 
 
 def dot(rows: np.ndarray, q: np.ndarray) -> np.ndarray:

@@ -279,9 +279,9 @@ class Snapshot:
             if not use_ann or len(cand) <= EXACT_SUBSET:
                 return self._top(self.dot(self.rows(cand), q), cand, k)
         if not use_ann:
-            scores = np.asarray(self.base[: self.base_n]) @ q
+            scores = kernels.dot_all(self._plain[: self.base_n], q)
             if len(self.extra):
-                scores = np.concatenate([scores, self.extra @ q])
+                scores = np.concatenate([scores, kernels.dot_all(self.extra, q)])
             return self._top(scores, np.arange(n), k)
         bits = None
         if mask is not None:

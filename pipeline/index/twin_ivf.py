@@ -18,14 +18,12 @@ side runs on a helper thread beside the shape side.
 from __future__ import annotations
 
 import json
-import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
-from .kernels import dot, faiss_module, sample_rows, selector
+from .kernels import dot, faiss_module, helper, sample_rows, selector
 
 SCAN_FRACTION = 0.006      # each side scans this share of the catalogue, within the bounds below (0.008 before:
                            # at 1M the same recall@50 at every w, 4–7 % slower, measured)
@@ -40,32 +38,6 @@ LISTS_PER_SCAN = 2         # a side's budget spans about this many average lists
                            # w = 0.5 and 1 with the same recall@50 (0.9996 / 0.997, measured, alternating per query)
 COLOUR_LISTS_PER_SCAN = 4  # a colour centroid costs only 4 items' codes to rank, and colour cells overlap more:
                            # with 2, a 20k catalogue forced onto the ANN had a w = 0 query at recall@50 0.02
-
-
-_helper: ThreadPoolExecutor | None = None
-_helper_lock = threading.Lock()
-
-
-def helper() -> ThreadPoolExecutor:
-    """One thread per process that scans the colour side while the caller scans the shape side (0 < w < 1).
-    Both are GIL-free FAISS calls; side by side they saved 0.35–0.55 ms of a 2.6–3.1 ms query at 1M (whole
-    queries, alternating per query). Candidate generation holds the index's lock, so queries never queue here
-    behind each other's scans of one index."""
-    global _helper
-    with _helper_lock:
-        if _helper is None:
-            _helper = ThreadPoolExecutor(1, thread_name_prefix="drape-colour-scan", initializer=faiss_module,
-                                         initargs=(1,))  # its own OpenMP setting: one thread, no team barrier
-        return _helper
-
-
-def _forget_helper() -> None:
-    global _helper
-    _helper = None  # a forked child has no helper thread: it starts its own on first use
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_helper)
 
 
 def scan_budget(live: int) -> int:

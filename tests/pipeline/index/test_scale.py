@@ -253,6 +253,18 @@ def test_dot_matches_numpy_and_refuses_mismatched_sizes():
         kernels.dot(rows, q[:10])
 
 
+def test_dot_all_splits_big_scans_with_the_helper_and_matches_numpy(monkeypatch):
+    rng = np.random.default_rng(8)
+    rows, q = rng.normal(size=(1001, 24)).astype(np.float32), rng.normal(size=24).astype(np.float32)
+    monkeypatch.setattr(kernels, "SPLIT_ROWS", 100)
+    calls, real = [], kernels.helper
+    monkeypatch.setattr(kernels, "helper", lambda: calls.append(1) or real())
+    np.testing.assert_allclose(kernels.dot_all(rows, q), rows @ q, rtol=1e-5, atol=1e-5)  # odd: halves differ
+    assert calls == [1]
+    np.testing.assert_allclose(kernels.dot_all(rows[:99], q), rows[:99] @ q, rtol=1e-5, atol=1e-5)
+    assert calls == [1]  # small: on the caller alone
+
+
 def test_dot_at_reads_rows_in_place_and_refuses_bad_positions():
     rng = np.random.default_rng(6)
     rows, q = rng.normal(size=(50, 24)).astype(np.float32), rng.normal(size=24).astype(np.float32)
