@@ -269,8 +269,9 @@ class Side:
         return self.plan(faiss, q, q_part, weight, budget, want, sel)()
 
     def plan(self, faiss, q: np.ndarray, q_part: np.ndarray, weight: float, budget: int, want: int, sel):
-        """The scan as one call left to make (search_preassigned with our list choice and per-list bias
-        w·q·centroid), so that no Python runs between its start and its end."""
+        """The scan prepared (list choice, per-list bias w·q·centroid, buffers) as one search_preassigned
+        call left to make: the caller prepares its side before handing the colour side to the helper, so
+        the two threads never run Python, and wait on each other for the GIL, at the same time."""
         lists, ip = self.lists(q_part, budget)
         bias = ip * np.float32(weight)
         params = self.params
