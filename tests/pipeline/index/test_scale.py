@@ -113,27 +113,29 @@ def test_colour_side_on_the_helper_thread_gives_the_same_shortlist(index, filter
                 assert (got[2] % 3 != 0).all()
 
 
-def test_a_failing_shape_scan_waits_for_the_colour_side_before_leaving_the_lock(index, monkeypatch):
+@pytest.mark.parametrize("colour_cost", [0.1, 10.0])  # the helper takes the colour side, then the shape side
+def test_a_failing_scan_waits_for_the_helpers_side_before_leaving_the_lock(index, monkeypatch, colour_cost):
     ann, qs, qc = index.snapshot().ann, *queries(12, 1)
     ann.threads, seen, failed = 2, [], threading.Event()
-    scan = type(ann.colour).scan
+    monkeypatch.setattr(ann.colour, "cost", colour_cost)
 
-    def late_colour(side, *args):
-        failed.wait(5)  # still scanning when the shape side has already failed
+    def late(side, *args):
+        failed.wait(5)  # still scanning when the caller's side has already failed
         time.sleep(0.05)
-        out = scan(side, *args)
-        seen.append("colour done")
+        out = twin_ivf.Side.plan(side, *args)()
+        seen.append(side)
         return out
 
     def broken():
         failed.set()
-        raise RuntimeError("shape scan failed")
+        raise RuntimeError("scan failed")
 
-    monkeypatch.setattr(ann.colour, "scan", late_colour.__get__(ann.colour))
-    monkeypatch.setattr(ann.shape, "plan", lambda *_: broken)  # fails inside its FAISS call, colour in flight
-    with pytest.raises(RuntimeError, match="shape scan failed"):
+    for side in (ann.shape, ann.colour):
+        monkeypatch.setattr(side, "scan", late.__get__(side))
+        monkeypatch.setattr(side, "plan", lambda *_: broken)  # fails inside its FAISS call
+    with pytest.raises(RuntimeError, match="scan failed"):
         ann.candidates(qs[0], qc[0], 0.5, 40, ann.budget(index.snapshot().live()))
-    assert seen == ["colour done"] and not ann._lock.locked()
+    assert seen == [ann.colour if colour_cost < 1 else ann.shape] and not ann._lock.locked()
 
 
 def test_a_million_items_get_coarser_shape_cells_than_colour_cells():
@@ -157,7 +159,7 @@ def test_lists_open_nearest_first_until_the_budget_however_many_it_takes():
     ivf = faiss.IndexIVFFlat(quantizer, 8, 300)
     ivf.is_trained = True
     ivf.add(rng.normal(size=(3000, 8)).astype(np.float32))
-    side = twin_ivf.Side(ivf, cent)
+    side = twin_ivf.Side(ivf, cent, 1.0)
     assert (side.sizes == 0).any() and side.total == 3000
     for q in rng.normal(size=(5, 8)).astype(np.float32):
         for budget in (1, 40, 600, 2990, 10**6):  # 1 list, a few, past 16, past 128, all
