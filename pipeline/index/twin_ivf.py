@@ -12,8 +12,8 @@ A query opens the best shape lists (for w>0) and the best colour lists (for
 w<1) until each side has scanned its budget, and returns the union of both
 shortlists; the snapshot then rescores that union exactly. An item can only
 reach the weighted top-k through a high shape or a high colour similarity,
-and each side finds exactly those. When both sides are scanned, the colour
-side runs on a helper thread beside the shape side.
+and each side finds exactly those. When both sides are scanned, the cheaper
+one (the colour side at 1M, the shape side at 100k) runs on a helper thread.
 """
 from __future__ import annotations
 
