@@ -275,7 +275,7 @@ class Side:
 
     def plan(self, faiss, q: np.ndarray, q_part: np.ndarray, weight: float, budget: int, want: int, sel):
         """The scan prepared (list choice, per-list bias w·q·centroid, buffers) as one search_preassigned
-        call left to make: the caller prepares its side before handing the colour side to the helper, so
+        call left to make: the caller prepares its side before handing the other side to the helper, so
         the two threads never run Python, and wait on each other for the GIL, at the same time."""
         lists, ip = self.lists(q_part, budget)
         bias = ip * np.float32(weight)
