@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import weighted_query
 from .kernels import faiss_module, selector
 
 HNSW_M, EF_CONSTRUCTION = 32, 80
@@ -55,7 +56,7 @@ class GraphIndex:
 
     def candidates(self, q_shape, q_colour, weight, want, budget, allowed_bits=None, n_positions=0):
         faiss = faiss_module(1)
-        q = np.concatenate([weight * q_shape, (1.0 - weight) * q_colour]).astype(np.float32)[None, :]
+        q = weighted_query(q_shape, q_colour, weight)[None, :]
         params = faiss.SearchParametersHNSW()
         params.efSearch = max(2 * want, 128)
         sel = selector(faiss, allowed_bits)

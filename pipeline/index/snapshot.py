@@ -27,7 +27,7 @@ import numpy as np
 
 from ..types import Item
 from . import ann as ann_mod
-from . import kernels
+from . import kernels, weighted_query
 from .base import Fields, build_ann, publish, stream_rows
 from .records import Records, item_from_row
 
@@ -269,7 +269,7 @@ class Snapshot:
     def search(self, q_shape: np.ndarray, q_colour: np.ndarray, weight: float, k: int, filters=None,
                exact: bool | None = None):
         n = len(self.ids)
-        q = np.concatenate([weight * q_shape, (1.0 - weight) * q_colour]).astype(np.float32)
+        q = weighted_query(q_shape, q_colour, weight)
         if n == 0:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
         mask = self.allowed(filters)

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import weighted_query
 from .kernels import dot, faiss_module, helper, sample_rows, selector
 
 SCAN_FRACTION = 0.006      # each side scans this share of the catalogue, within the bounds below (0.008 before:
@@ -191,7 +192,7 @@ class TwinIVF:
         want = int(max(1, want))
         jobs = []  # (side, query, its part for the list choice, weight, budget, shortlist)
         if weight > 0:
-            jobs.append((self.shape, np.concatenate([weight * q_shape, (1.0 - weight) * q_colour]), q_shape, weight,
+            jobs.append((self.shape, weighted_query(q_shape, q_colour, weight), q_shape, weight,
                          budget, int(want * (1 + weight))))
         if weight < 1:
             jobs.append((self.colour, (1.0 - weight) * q_colour, q_colour, 1.0 - weight,
