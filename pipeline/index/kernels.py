@@ -1,5 +1,5 @@
 """The vector kernels of the local index's hot path: FAISS calls for one query at a time, and the one helper
-thread that puts the second core to work beside the caller."""
+thread that shares an exact scan with the caller."""
 from __future__ import annotations
 
 import os
@@ -24,10 +24,10 @@ def faiss_module(threads: int = 1):
 
 
 def helper() -> ThreadPoolExecutor:
-    """One thread per process beside the caller, for GIL-free FAISS calls: the colour side of a weighted query
-    at 0 < w < 1 (saved 0.35–0.55 ms of a 2.6–3.1 ms query at 1M, alternating per query) and half of an
-    exact scan. It sleeps between jobs; OpenBLAS's own threads instead spin ~130 ms after every product
-    (measured), keeping the second core busy for nothing."""
+    """One thread per process beside the caller, for half of an exact scan (a GIL-free FAISS call). It sleeps
+    between jobs; OpenBLAS's own threads instead spin ~130 ms after every product (measured), keeping the
+    second core busy for nothing. Waking it costs 0.2–1 ms in this VM, so the approximate path, ~2 ms a
+    query, shares its scans over FAISS's OpenMP team instead (twin_ivf.py)."""
     global _helper
     with _helper_lock:
         if _helper is None:
@@ -47,8 +47,8 @@ if hasattr(os, "register_at_fork"):
 
 def dot_all(rows: np.ndarray, q: np.ndarray) -> np.ndarray:
     """rows @ q for a whole matrix (an exact scan): half on the helper thread when it is big. numpy's BLAS
-    is ~25 % faster on two threads, but its idle threads then spin ~130 ms: at 1M, the ~60 weighted queries
-    after an exact one waited 0.4 ms instead of 0.05 ms for the helper to start their colour side."""
+    is ~25 % faster on two threads, but its idle threads then spin ~130 ms, taking the core that the next
+    approximate queries scan on (at 1M, the ~60 after an exact one ran 0.4 ms slower, measured)."""
     if len(rows) < SPLIT_ROWS:
         return dot(rows, q)
     half = len(rows) // 2

@@ -8,12 +8,17 @@
 - by colour: lists are k-means cells of the colour vectors; codes are the
   8-bit colour residual only (256 dims: cheap to scan, precise at w≈0).
 
-A query opens the best shape lists (for w>0) and the best colour lists (for
+A query opens the best shape cells (for w>0) and the best colour cells (for
 w<1) until each side has scanned its budget, and returns the union of both
 shortlists; the snapshot then rescores that union exactly. An item can only
 reach the weighted top-k through a high shape or a high colour similarity,
-and each side finds exactly those. When both sides are scanned, the cheaper
-one (the colour side at 1M, the shape side at 100k) runs on a helper thread.
+and each side finds exactly those.
+
+Each cell is stored as SPLIT FAISS lists with its items dealt round-robin, so
+that one query's scan of a cell divides evenly over FAISS's OpenMP team
+(probes shared between threads). The team's worker spins a few milliseconds
+between calls, so back-to-back queries never wait for it to wake; a thread
+pool's worker slept between queries and took 0.2–1 ms to wake in this VM.
 """
 from __future__ import annotations
 
@@ -24,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from . import weighted_query
-from .kernels import dot, faiss_module, helper, sample_rows, selector
+from .kernels import dot, faiss_module, sample_rows, selector
 
 SCAN_FRACTION = 0.006      # each side scans this share of the catalogue, within the bounds below (0.008 before:
                            # at 1M the same recall@50 at every w, 4–7 % slower, measured)
@@ -37,8 +42,8 @@ LISTS_PER_SCAN = 2         # a side's budget spans about this many average lists
                            # centroid, as many bytes as 8 items' 4-bit codes: at 1M, 512 cells cost as much to rank
                            # as 4,096 items to scan. 256 cells (2 lists per budget, 4 before) were 9 % faster at
                            # w = 0.5 and 1 with the same recall@50 (0.9996 / 0.997, measured, alternating per query)
-COLOUR_COST = 0.6          # a colour item (256 B of 8-bit codes) scans in 0.6× a shape item's time (768 B of 4-bit
-                           # fast-scan codes): 0.43 against 0.73 ms for ~5,100 items each at 1M (measured)
+SPLIT = 2                  # FAISS lists per cell: a cell's scan divides over two threads (at 1M, the shape side's
+                           # scan took 0.56–0.60 ms on two threads against 0.86–0.94 ms for whole cells, measured)
 COLOUR_LISTS_PER_SCAN = 4  # a colour centroid costs only 4 items' codes to rank, and colour cells overlap more:
                            # with 2, a 20k catalogue forced onto the ANN had a w = 0 query at recall@50 0.02
 
@@ -85,18 +90,33 @@ def _coarse(lists: np.ndarray, size: int) -> np.ndarray:
     return lists.astype("<u8").view(np.uint8).reshape(-1, 8)[:, :size]
 
 
+def deal(cells: np.ndarray, held: np.ndarray, split: int) -> np.ndarray:
+    """The list of each item: its cell's items dealt round-robin over the cell's `split` lists, continuing
+    from `held` (items per cell so far, updated), so a cell's lists never differ by more than one item."""
+    order = np.argsort(cells, kind="stable")
+    first = np.searchsorted(cells[order], cells[order], side="left")
+    rank = np.empty(len(cells), np.int64)
+    rank[order] = np.arange(len(cells)) - first  # the item's place among this batch's items of its cell
+    lists = cells * split + (held[cells] + rank) % split
+    held += np.bincount(cells, minlength=len(held))
+    return lists
+
+
 class TwinIVF:
     kind = "ivf"
 
-    def __init__(self, shape_dim: int, by_shape, by_colour, threads: int = 2):
+    def __init__(self, shape_dim: int, by_shape, by_colour, threads: int = 2, split: int = 1):
         self.shape_dim, self.by_shape, self.by_colour = shape_dim, by_shape, by_colour
-        self.threads = threads  # 1: both sides on the caller's thread
+        self.threads = threads  # the OpenMP team that scans each side; 1: the caller alone
+        self.split = split  # lists per cell (1: a folder written before cells were split)
         faiss = faiss_module(1)
         cs = faiss.rev_swig_ptr(faiss.downcast_index(by_shape.quantizer).get_xb(),
-                                by_shape.nlist * by_shape.d).reshape(by_shape.nlist, -1)[:, :shape_dim]
+                                by_shape.nlist * by_shape.d).reshape(by_shape.nlist, -1)[::split, :shape_dim]
         cc = faiss.rev_swig_ptr(faiss.downcast_index(by_colour.quantizer).get_xb(),
-                                by_colour.nlist * by_colour.d).reshape(by_colour.nlist, -1)
-        self.shape, self.colour = Side(by_shape, cs, 1.0), Side(by_colour, cc, COLOUR_COST)
+                                by_colour.nlist * by_colour.d).reshape(by_colour.nlist, -1)[::split]
+        by_shape.implem = 15  # fast scan, probes shared over the team (of 0, 10–15 the fastest here, measured)
+        by_colour.parallel_mode = 1  # probes shared over the team
+        self.shape, self.colour = Side(by_shape, cs, split), Side(by_colour, cc, split)
         self._lock = threading.Lock()  # FAISS lists are not safe to read while another thread appends
 
     @property
@@ -106,7 +126,7 @@ class TwinIVF:
     # -- build -----------------------------------------------------------------
     @classmethod
     def train(cls, shape: np.ndarray, colour: np.ndarray, expected: int, threads: int = 2) -> "TwinIVF":
-        """Centroids and quantisers from a sample; `expected` (the catalogue size) sets the list count."""
+        """Centroids and quantisers from a sample; `expected` (the catalogue size) sets the cell count."""
         faiss = faiss_module(threads)
         shape, colour = np.ascontiguousarray(shape, np.float32), np.ascontiguousarray(colour, np.float32)
         ds, dc = shape.shape[1], colour.shape[1]
@@ -117,15 +137,16 @@ class TwinIVF:
 
         cs = _centroids(faiss, shape, cells(LISTS_PER_SCAN))
         cc = _centroids(faiss, colour, cells(COLOUR_LISTS_PER_SCAN))
-        # L2 to [S_i, 0] ranks lists by the shape part alone; the colour part stays raw in the residual.
+        # L2 to [S_i, 0] ranks cells by the shape part alone; the colour part stays raw in the residual.
+        # Each centroid is repeated for its cell's SPLIT lists.
         qs = faiss.IndexFlatL2(ds + dc)
-        qs.add(np.hstack([cs, np.zeros((len(cs), dc), np.float32)]))
-        by_shape = faiss.IndexIVFPQFastScan(qs, ds + dc, len(cs), ds + dc, 4, faiss.METRIC_INNER_PRODUCT)
+        qs.add(np.repeat(np.hstack([cs, np.zeros((len(cs), dc), np.float32)]), SPLIT, axis=0))
+        by_shape = faiss.IndexIVFPQFastScan(qs, ds + dc, SPLIT * len(cs), ds + dc, 4, faiss.METRIC_INNER_PRODUCT)
         by_shape.own_fields = True
         qs.this.disown()
         qc = faiss.IndexFlatL2(dc)
-        qc.add(cc)
-        by_colour = faiss.IndexIVFScalarQuantizer(qc, dc, len(cc), faiss.ScalarQuantizer.QT_8bit,
+        qc.add(np.repeat(cc, SPLIT, axis=0))
+        by_colour = faiss.IndexIVFScalarQuantizer(qc, dc, SPLIT * len(cc), faiss.ScalarQuantizer.QT_8bit,
                                                   faiss.METRIC_INNER_PRODUCT, True)
         by_colour.own_fields = True
         qc.this.disown()
@@ -133,36 +154,42 @@ class TwinIVF:
         by_shape.train(np.hstack([shape, colour]))
         by_colour.train(colour)
         faiss_module(threads)
-        return cls(ds, by_shape, by_colour, threads)
+        return cls(ds, by_shape, by_colour, threads, SPLIT)
 
     @classmethod
     def build(cls, matrix: np.ndarray, n: int, shape_dim: int, threads: int = 2, bar=None) -> "TwinIVF":
-        """Train on a sample of matrix[:n] and encode every row, labels 0..n−1."""
+        """Train on a sample of matrix[:n] and encode every row, labels 0..n−1, each cell's rows dealt over
+        its lists."""
         faiss = faiss_module(threads)
         sample = sample_rows(matrix, n)
         twin = cls.train(sample[:, :shape_dim], sample[:, shape_dim:], n, threads)
-        fast = twin.by_shape
+        fast, split = twin.by_shape, twin.split
         # Plain IVF-PQ lists take our own codes; the fast-scan layout is made from them in one pass.
         plain = faiss.IndexIVFPQ(fast.quantizer, fast.d, fast.nlist, fast.pq.M, 4, faiss.METRIC_INNER_PRODUCT)
         plain.pq, plain.is_trained = fast.pq, True
         cs = twin.shape.centroids
         encode, full = ScalarCodes(fast.pq), np.hstack([cs, np.zeros((len(cs), fast.d - shape_dim), np.float32)])
+        held = {side: np.zeros(len(side.centroids), np.int64) for side in (twin.shape, twin.colour)}
         for i in range(0, n, 16_384):
             x = np.ascontiguousarray(matrix[i: i + 16_384], np.float32)
             ids = np.arange(i, i + len(x), dtype=np.int64)
-            lists = np.argmax(x[:, :shape_dim] @ cs.T - twin.shape.half, axis=1)  # the rule queries rank cells by
-            codes = encode(x - full[lists])
+            cells = twin.shape.assign(x[:, :shape_dim])
+            lists = deal(cells, held[twin.shape], split)
+            codes = encode(x - full[cells])
             plain.add_sa_codes(np.ascontiguousarray(np.hstack([_coarse(lists, plain.coarse_code_size()), codes])),
                                ids)
-            twin.by_colour.add_with_ids(np.ascontiguousarray(x[:, shape_dim:]), ids)
+            colour = np.ascontiguousarray(x[:, shape_dim:])
+            lists = np.ascontiguousarray(deal(twin.colour.assign(colour), held[twin.colour], split))
+            twin.by_colour.add_core(len(x), faiss.swig_ptr(colour), faiss.swig_ptr(ids), faiss.swig_ptr(lists))
             if bar is not None:
                 bar.update(len(x))
-        built = cls(shape_dim, faiss.IndexIVFPQFastScan(plain), twin.by_colour, threads)
+        built = cls(shape_dim, faiss.IndexIVFPQFastScan(plain), twin.by_colour, threads, split)
         built._keep = (plain, twin)  # the fast-scan index borrows their quantizer until saved and reloaded
         return built
 
     def add(self, shape: np.ndarray, colour: np.ndarray, positions: np.ndarray) -> None:
-        """Encode and append; positions are the snapshot rows the labels will name."""
+        """Encode and append; positions are the snapshot rows the labels will name. FAISS files each item in
+        its cell's first list (the nearest of equal centroids); the next rebuild deals them again."""
         if not len(positions):
             return
         ids = np.ascontiguousarray(positions, np.int64)
@@ -188,32 +215,18 @@ class TwinIVF:
                    allowed_bits: np.ndarray | None = None, n_positions: int = 0) -> np.ndarray:
         """Shortlist positions by quantised score: the side that carries more weight lists more, because
         4-bit shape codes need a longer shortlist than 8-bit colour codes to hold the exact top-k."""
-        faiss = faiss_module(1)  # one query: a team only adds a barrier (this thread's setting)
+        faiss = faiss_module(self.threads)  # this thread's team size
         want = int(max(1, want))
-        jobs = []  # (side, query, its part for the list choice, weight, budget, shortlist)
-        if weight > 0:
-            jobs.append((self.shape, weighted_query(q_shape, q_colour, weight), q_shape, weight,
-                         budget, int(want * (1 + weight))))
-        if weight < 1:
-            jobs.append((self.colour, (1.0 - weight) * q_colour, q_colour, 1.0 - weight,
-                         max(int(COLOUR_SHARE * budget), COLOUR_SCAN_MIN), max(int(want * (1 - weight)), 1)))
+        found = []
         with self._lock:
             sel = selector(faiss, allowed_bits)
-            if len(jobs) == 1 or self.threads < 2:
-                found = [side.scan(faiss, *args, sel) for side, *args in jobs]
-            else:
-                # The helper takes the cheaper side, so the caller rarely waits for it: waiting costs a wake-up
-                # (0.05–0.4 ms in this VM). The caller prepares its own side first, so the helper's Python runs
-                # while the caller is inside FAISS (side by side they took 0.24 ms instead of ~0.08, waiting on
-                # each other for the GIL).
-                (mine, *mine_args), (theirs, *their_args) = sorted(jobs, key=lambda j: -j[0].cost * j[4])
-                run = mine.plan(faiss, *mine_args, sel)
-                other = helper().submit(theirs.scan, faiss, *their_args, sel)
-                found = []
-                try:
-                    found.append(run())
-                finally:  # never leave the lock while the helper still reads the lists
-                    found.append(other.result())
+            if weight > 0:
+                found.append(self.shape.scan(faiss, weighted_query(q_shape, q_colour, weight), q_shape, weight,
+                                             budget, int(want * (1 + weight)), sel))
+            if weight < 1:
+                found.append(self.colour.scan(faiss, (1.0 - weight) * q_colour, q_colour, 1.0 - weight,
+                                              max(int(COLOUR_SHARE * budget), COLOUR_SCAN_MIN),
+                                              max(int(want * (1 - weight)), 1), sel))
         return np.unique(np.concatenate(found)) if len(found) > 1 else np.sort(found[0])  # sorted positions
 
     # -- persistence ---------------------------------------------------------------
@@ -222,14 +235,15 @@ class TwinIVF:
         folder.mkdir(parents=True, exist_ok=True)
         faiss.write_index(self.by_shape, str(folder / "by_shape.faiss"))
         faiss.write_index(self.by_colour, str(folder / "by_colour.faiss"))
-        (folder / "ann.json").write_text(json.dumps({"kind": self.kind, "shape_dim": self.shape_dim}))
+        (folder / "ann.json").write_text(json.dumps({"kind": self.kind, "shape_dim": self.shape_dim,
+                                                     "split": self.split}))
 
     @classmethod
     def load(cls, folder: Path, threads: int = 2) -> "TwinIVF":
         faiss = faiss_module(threads)
         meta = json.loads((folder / "ann.json").read_text())
         return cls(meta["shape_dim"], faiss.read_index(str(folder / "by_shape.faiss")),
-                   faiss.read_index(str(folder / "by_colour.faiss")), threads)
+                   faiss.read_index(str(folder / "by_colour.faiss")), threads, meta.get("split", 1))
 
     def nbytes(self) -> int:
         """Resident bytes: codes and labels in both files, centroids."""
@@ -239,24 +253,29 @@ class TwinIVF:
 
 
 class Side:
-    """One inverted file and how a query picks its lists: nearest centroid first by L2 (the rule items were
-    filed by), until the budget is scanned."""
+    """One inverted file and how a query picks its cells: nearest centroid first by L2 (the rule items were
+    filed by), until the budget is scanned. Cell c is stored as lists c·split … c·split + split − 1."""
 
-    def __init__(self, index, centroids: np.ndarray, cost: float):
+    def __init__(self, index, centroids: np.ndarray, split: int = 1):
         import faiss
 
-        self.index, self.cost = index, cost  # cost: time per scanned item, relative to the shape side's
+        self.index, self.split = index, split
         self.centroids = np.array(centroids, np.float32, order="C")  # a copy: the view is FAISS's memory
         self.half = 0.5 * (self.centroids ** 2).sum(1)
         self.params = faiss.SearchParametersIVF()  # one per side: queries of one index hold its lock
         self.resize()
 
     def resize(self) -> None:
-        self.sizes = np.array([self.index.invlists.list_size(i) for i in range(self.index.nlist)], np.int64)
+        per_list = np.array([self.index.invlists.list_size(i) for i in range(self.index.nlist)], np.int64)
+        self.sizes = per_list.reshape(-1, self.split).sum(1)  # items per cell
         self.total = int(self.sizes.sum())
 
+    def assign(self, x: np.ndarray) -> np.ndarray:
+        """The cell of each row: its L2-nearest centroid, the rule queries rank cells by."""
+        return np.argmax(x @ self.centroids.T - self.half, axis=1)
+
     def lists(self, q_part: np.ndarray, budget: int) -> tuple[np.ndarray, np.ndarray]:
-        """Lists to open, nearest first, and the query's inner product with their centroids. Only the nearest
+        """Cells to open, nearest first, and the query's inner product with their centroids. Only the nearest
         few are sorted, more when they hold less than the budget (a filter or deletions raise it)."""
         ip = dot(self.centroids, q_part)
         dist = self.half - ip
@@ -271,27 +290,17 @@ class Side:
         return order, ip[order]
 
     def scan(self, faiss, q: np.ndarray, q_part: np.ndarray, weight: float, budget: int, want: int, sel):
-        """Positions of the `want` best items by quantised weighted score among the opened lists."""
-        return self.plan(faiss, q, q_part, weight, budget, want, sel)()
-
-    def plan(self, faiss, q: np.ndarray, q_part: np.ndarray, weight: float, budget: int, want: int, sel):
-        """The scan prepared (list choice, per-list bias w·q·centroid, buffers) as one search_preassigned
-        call left to make: the caller prepares its side before handing the other side to the helper, so
-        the two threads never run Python, and wait on each other for the GIL, at the same time."""
-        lists, ip = self.lists(q_part, budget)
-        bias = ip * np.float32(weight)
+        """Positions of the `want` best items by quantised weighted score among the opened cells' lists; each
+        list's bias w·q·centroid is added to its items' scores."""
+        cells, ip = self.lists(q_part, budget)
+        lists = np.ascontiguousarray((cells[:, None] * self.split + np.arange(self.split)).ravel(), np.int64)
+        bias = np.ascontiguousarray(np.repeat(ip * np.float32(weight), self.split), np.float32)
         params = self.params
         params.nprobe = self.index.nprobe = len(lists)
         params.sel = sel
         q = np.ascontiguousarray(q, np.float32)
-        lists = np.ascontiguousarray(lists, np.int64)
         dist, labels = np.empty(want, np.float32), np.empty(want, np.int64)
         ptr = faiss.swig_ptr
-        args = (1, ptr(q), want, ptr(lists), ptr(bias), ptr(dist), ptr(labels), False, params)
-
-        def run() -> np.ndarray:
-            self.index.search_preassigned_c(*args)
-            return labels[labels >= 0]
-
-        run.keep = (q, lists, bias, dist, sel)  # the pointers above point into these
-        return run
+        self.index.search_preassigned_c(1, ptr(q), want, ptr(lists), ptr(bias), ptr(dist), ptr(labels), False,
+                                        params)
+        return labels[labels >= 0]
