@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from . import weighted_query
-from .kernels import dot, faiss_module, sample_rows, selector
+from .kernels import faiss_module, sample_rows, selector
 
 SCAN_FRACTION = 0.006      # each side scans this share of the catalogue, within the bounds below (0.008 before:
                            # at 1M the same recall@50 at every w, 4–7 % slower, measured)
@@ -44,6 +44,7 @@ LISTS_PER_SCAN = 2         # a side's budget spans about this many average lists
                            # w = 0.5 and 1 with the same recall@50 (0.9996 / 0.997, measured, alternating per query)
 SPLIT = 2                  # FAISS lists per cell: a cell's scan divides over two threads (at 1M, the shape side's
                            # scan took 0.56–0.60 ms on two threads against 0.86–0.94 ms for whole cells, measured)
+NEAREST = 16               # cells ranked per query unless they hold less than the budget
 COLOUR_LISTS_PER_SCAN = 4  # a colour centroid costs only 4 items' codes to rank, and colour cells overlap more:
                            # with 2, a 20k catalogue forced onto the ANN had a w = 0 query at recall@50 0.02
 
@@ -262,12 +263,22 @@ class Side:
         self.index, self.split = index, split
         self.centroids = np.array(centroids, np.float32, order="C")  # a copy: the view is FAISS's memory
         self.half = 0.5 * (self.centroids ** 2).sum(1)
-        self.params = faiss.SearchParametersIVF()  # one per side: queries of one index hold its lock
+        # Cells are ranked by one FAISS call: [q, 1]·[S_i, −|S_i|²/2] orders them as the L2 distance does.
+        # (Padded to a multiple of 16 floats for the SIMD path.) Buffers are per side: queries hold its lock.
+        n, d = self.centroids.shape
+        table = np.zeros((n, d + 1 + (-(d + 1)) % 16), np.float32)
+        table[:, :d], table[:, d] = self.centroids, -self.half
+        self._ranker = faiss.IndexFlatIP(table.shape[1])
+        self._ranker.add(table)
+        self._query = np.zeros(table.shape[1], np.float32)
+        self._query[d] = 1.0
+        self.params = faiss.SearchParametersIVF()
         self.resize()
 
     def resize(self) -> None:
         per_list = np.array([self.index.invlists.list_size(i) for i in range(self.index.nlist)], np.int64)
         self.sizes = per_list.reshape(-1, self.split).sum(1)  # items per cell
+        self._sizes = self.sizes.tolist()  # read one by one per query: Python ints are cheaper to index
         self.total = int(self.sizes.sum())
 
     def assign(self, x: np.ndarray) -> np.ndarray:
@@ -275,19 +286,31 @@ class Side:
         return np.argmax(x @ self.centroids.T - self.half, axis=1)
 
     def lists(self, q_part: np.ndarray, budget: int) -> tuple[np.ndarray, np.ndarray]:
-        """Cells to open, nearest first, and the query's inner product with their centroids. Only the nearest
-        few are sorted, more when they hold less than the budget (a filter or deletions raise it)."""
-        ip = dot(self.centroids, q_part)
-        dist = self.half - ip
-        for few in (16, 128, len(dist)):
-            order = np.argpartition(dist, few - 1)[:few] if few < len(dist) else np.arange(len(dist))
-            order = order[np.argsort(dist[order], kind="stable")]
-            order = order[self.sizes[order] > 0]
-            held = np.cumsum(self.sizes[order])
-            if few >= len(dist) or (len(held) and held[-1] > budget):
-                break
-        order = order[:max(1, int(np.searchsorted(held, budget, side="right")))]
-        return order, ip[order]
+        """Cells to open, nearest first (empty ones skipped) until the next would pass the budget, and the
+        query's inner product with their centroids. Only the nearest 16 are ranked, all of them when those
+        hold less than the budget (a filter or deletions raise it). After a scan has streamed its codes
+        through the caches, each numpy step here cost 20–100 µs: one FAISS call and a loop over 16 Python
+        ints replaced six of them (0.255 → 0.181 ms for the shape side at 1M, measured)."""
+        import faiss
+
+        ptr, n = faiss.swig_ptr, len(self._sizes)
+        self._query[: len(q_part)] = q_part
+        for few in sorted({min(NEAREST, n), n}):
+            score, cells = np.empty(few, np.float32), np.empty(few, np.int64)
+            self._ranker.search_c(1, ptr(self._query), few, ptr(score), ptr(cells), None)
+            picked, held = [], 0
+            for i, cell in enumerate(cells.tolist()):
+                size = self._sizes[cell]
+                if size and picked and held + size > budget:
+                    return self._picked(picked, score, cells)
+                if size:
+                    picked.append(i)
+                    held += size
+        return self._picked(picked, score, cells)
+
+    def _picked(self, picked: list[int], score: np.ndarray, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        cells = cells[picked]
+        return cells, score[picked] + self.half[cells]  # q·S_i = score + |S_i|²/2
 
     def scan(self, faiss, q: np.ndarray, q_part: np.ndarray, weight: float, budget: int, want: int, sel):
         """Positions of the `want` best items by quantised weighted score among the opened cells' lists; each
