@@ -300,6 +300,17 @@ def test_dot_at_reads_rows_in_place_and_refuses_bad_positions():
         kernels.dot_at(rows[:, :8], pos, q)  # not contiguous, and the sizes differ
 
 
+@pytest.mark.parametrize("n", [63, 64, 65, 301])  # below the share threshold, even, odd (the last share padded)
+def test_dot_at_shared_over_the_team_matches_one_thread(n):
+    rng = np.random.default_rng(n)
+    rows, q = rng.normal(size=(500, 24)).astype(np.float32), rng.normal(size=24).astype(np.float32)
+    pos = rng.integers(0, 500, n)
+    for threads in (2, 3):
+        got = kernels.dot_at(rows, pos, q, threads)
+        assert got.shape == (n,) and np.isfinite(got).all()
+        np.testing.assert_allclose(got, rows[pos] @ q, rtol=1e-5, atol=1e-5)
+
+
 def rich(j: int, **kw) -> Item:
     return Item(id=f"r{j}", image=f"/img/{j}.jpg", title=f"Dress “{j}”", url=f"https://x/{j}", category="dress",
                 attributes={"colour": ["red", "blue"], "pattern": "striped", "n": j}, content_hash=f"c{j}", **kw)
