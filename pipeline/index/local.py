@@ -192,7 +192,7 @@ class LocalIndex:
     def snapshot(self) -> Snapshot:
         with self._lock:
             gen = self.generation()
-            mode = self._ann_mode()
+            mode = self._ann_mode(gen)
             if self._snap is None or self._snap.mode != mode:
                 self._snap = Snapshot.open(self.path, self._db, gen, self.shape_dim, self.colour_dim,
                                            ann=mode, threads=self.threads)
@@ -200,10 +200,12 @@ class LocalIndex:
                 self._snap = self._snap.refreshed(self.path, self._db, gen)
             return self._snap
 
-    def _ann_mode(self) -> str:
+    def _ann_mode(self, generation: int | None = None) -> str:
+        """The structure for the catalogue's size; `generation`: the one just read, if any (one SQLite
+        query less per search)."""
         if self.ann == "auto":
-            n = self._snap.live() if self._snap is not None and self._snap.generation == self.generation() \
-                else self.count()
+            gen = self.generation() if generation is None else generation
+            n = self._snap.live() if self._snap is not None and self._snap.generation == gen else self.count()
             return "ivf" if n > self.ann_threshold else "exact"
         return self.ann
 
