@@ -1,18 +1,15 @@
-"""The vector kernels of the local index's hot path: FAISS calls for one query at a time, and the one helper
-thread that shares an exact scan with the caller."""
-from __future__ import annotations
+"""The vector kernels of the local index's hot path: FAISS calls for one query at a time.
 
-import os
-import threading
-from concurrent.futures import ThreadPoolExecutor
+Work for both cores goes to FAISS's OpenMP team (the calling thread and one worker). The worker spins a
+few milliseconds between calls, so back-to-back calls never wait for it to wake; a Python thread pool's
+worker slept between queries and took 0.2–1 ms to wake in this VM, and OpenBLAS's threads spin ~130 ms
+after every product, keeping the second core busy for nothing (both measured)."""
+from __future__ import annotations
 
 import numpy as np
 
-SPLIT_ROWS = 32_768  # an exact scan of more rows than this runs half on the helper thread
-SHARE_ROWS = 64      # rows scored by position are shared over the OpenMP team from this many
-
-_helper: ThreadPoolExecutor | None = None
-_helper_lock = threading.Lock()
+SHARE_ROWS = 64       # rows scored by position for one query are shared over the OpenMP team from this many,
+SHARE_SCAN = 32_768  # and a whole-matrix scan from this many (an idle worker may take 0.2–1 ms to wake)
 
 
 def faiss_module(threads: int = 1):
@@ -24,41 +21,12 @@ def faiss_module(threads: int = 1):
     return faiss
 
 
-def helper() -> ThreadPoolExecutor:
-    """One thread per process beside the caller, for half of an exact scan (a GIL-free FAISS call). It sleeps
-    between jobs; OpenBLAS's own threads instead spin ~130 ms after every product (measured), keeping the
-    second core busy for nothing. Waking it costs 0.2–1 ms in this VM, so the approximate path, ~2 ms a
-    query, shares its scans over FAISS's OpenMP team instead (twin_ivf.py)."""
-    global _helper
-    with _helper_lock:
-        if _helper is None:
-            _helper = ThreadPoolExecutor(1, thread_name_prefix="drape-helper", initializer=faiss_module,
-                                         initargs=(1,))  # its own OpenMP setting: one thread, no team barrier
-        return _helper
-
-
-def _forget_helper() -> None:
-    global _helper
-    _helper = None  # a forked child has no helper thread: it starts its own on first use
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_helper)
-
-
-def dot_all(rows: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """rows @ q for a whole matrix (an exact scan): half on the helper thread when it is big. numpy's BLAS
-    is ~25 % faster on two threads, but its idle threads then spin ~130 ms, taking the core that the next
-    approximate queries scan on (at 1M, the ~60 after an exact one ran 0.4 ms slower, measured)."""
-    if len(rows) < SPLIT_ROWS:
+def dot_all(rows: np.ndarray, q: np.ndarray, threads: int = 1) -> np.ndarray:
+    """rows @ q for a whole matrix (an exact scan), shared over `threads` when it is big."""
+    if threads < 2 or len(rows) < SHARE_SCAN:
         return dot(rows, q)
-    half = len(rows) // 2
-    other = helper().submit(dot, rows[half:], q)
-    try:
-        mine = dot(rows[:half], q)
-    finally:
-        theirs = other.result()
-    return np.concatenate([mine, theirs])
+    rows = np.ascontiguousarray(rows, np.float32)
+    return dot_at(rows, np.arange(len(rows)), q, threads)
 
 
 def dot(rows: np.ndarray, q: np.ndarray) -> np.ndarray:
@@ -108,8 +76,7 @@ def dot_at(matrix: np.ndarray, pos: np.ndarray, q: np.ndarray, threads: int = 1)
 
 def _shared_dot_at(faiss, matrix: np.ndarray, pos: np.ndarray, qs: np.ndarray, threads: int) -> np.ndarray:
     """The team scores `threads` copies of the query, each against its share of the positions (FAISS runs
-    one query per thread, and scores the −1 that pads the last share as −inf). The ~200 rows an
-    approximate query rescores, 6 KB each at random places, took 0.29 ms on one thread (measured)."""
+    one query per thread, and scores the −1 that pads the last share as −inf)."""
     share = -(-len(pos) // threads)
     ids = np.full(threads * share, -1, np.int64)
     ids[: len(pos)] = pos

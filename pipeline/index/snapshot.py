@@ -281,9 +281,9 @@ class Snapshot:
             if not use_ann or len(cand) <= EXACT_SUBSET:  # rows read in place: a copy of 50k rows was 300 MB
                 return self._top(self.score(cand, q), cand, k)  # and 4× slower (208 against 52 ms, measured)
         if not use_ann:
-            scores = kernels.dot_all(self._plain[: self.base_n], q)
+            scores = kernels.dot_all(self._plain[: self.base_n], q, self.threads)
             if len(self.extra):
-                scores = np.concatenate([scores, kernels.dot_all(self.extra, q)])
+                scores = np.concatenate([scores, kernels.dot_all(self.extra, q, self.threads)])
             return self._top(scores, np.arange(n), k)
         bits = None
         if mask is not None:

@@ -272,16 +272,13 @@ def test_dot_matches_numpy_and_refuses_mismatched_sizes():
         kernels.dot(rows, q[:10])
 
 
-def test_dot_all_splits_big_scans_with_the_helper_and_matches_numpy(monkeypatch):
+@pytest.mark.parametrize("threads", [1, 2])
+def test_dot_all_matches_numpy_on_one_thread_or_the_team(threads, monkeypatch):
+    monkeypatch.setattr(kernels, "SHARE_SCAN", 1000)
     rng = np.random.default_rng(8)
-    rows, q = rng.normal(size=(1001, 24)).astype(np.float32), rng.normal(size=24).astype(np.float32)
-    monkeypatch.setattr(kernels, "SPLIT_ROWS", 100)
-    calls, real = [], kernels.helper
-    monkeypatch.setattr(kernels, "helper", lambda: calls.append(1) or real())
-    np.testing.assert_allclose(kernels.dot_all(rows, q), rows @ q, rtol=1e-5, atol=1e-5)  # odd: halves differ
-    assert calls == [1]
-    np.testing.assert_allclose(kernels.dot_all(rows[:99], q), rows[:99] @ q, rtol=1e-5, atol=1e-5)
-    assert calls == [1]  # small: on the caller alone
+    for n in (99, 2049, 4001):  # small: one call; big: shared, halves equal or not
+        rows, q = rng.normal(size=(n, 24)).astype(np.float32), rng.normal(size=24).astype(np.float32)
+        np.testing.assert_allclose(kernels.dot_all(rows, q, threads), rows @ q, rtol=1e-5, atol=1e-5)
 
 
 def test_dot_at_reads_rows_in_place_and_refuses_bad_positions():
