@@ -43,6 +43,23 @@ def read_bandwidth(mib: int = 256, repeats: int = 5) -> float:
     return round(a.nbytes / float(np.median(times)) / 1e9, 1)
 
 
+def cpu_ticks() -> tuple[int, int] | None:
+    """(stolen, total) CPU ticks of this machine so far (Linux /proc/stat), or None elsewhere. Between two
+    readings, stolen/total is the share of time the hypervisor ran someone else while this VM's CPUs had
+    work: in a contended phase of this VM it reached 50 %, and every timing then doubled."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return None
+    return (fields[7] if len(fields) > 7 else 0), sum(fields)
+
+
+def steal_share(before: tuple[int, int] | None, after: tuple[int, int] | None) -> float | None:
+    if before is None or after is None or after[1] <= before[1]:
+        return None
+    return round(100 * (after[0] - before[0]) / (after[1] - before[1]), 1)
+
+
 def images_under(folder: Path, limit: int | None = None) -> list[Path]:
     from pipeline.imageio import is_image_path
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import machine, pct, read_bandwidth, stamp
+from .common import cpu_ticks, machine, pct, read_bandwidth, stamp, steal_share
 
 CLUSTERS = 200  # as bench/index.py: few, big clusters with isotropic noise are the hard case for an ANN
 
@@ -116,12 +116,14 @@ def child(folder: Path) -> int:
     for w in spec["weights"]:
         truth = data[f"truth_{w:g}"]
         lat, cpu, rec = [], [], []
+        ticks = cpu_ticks()
         for q in range(len(qs)):
             t, c = time.perf_counter(), time.thread_time()
             hits = idx.search(qs[q], qc[q], w, k)
             lat.append((time.perf_counter() - t) * 1000)
             cpu.append((time.thread_time() - c) * 1000)  # this thread's CPU: what the query costs without queueing
             rec.append(len(set(pos[h.item.id] for h in hits) & set(truth[q].tolist())) / k)
+        steal = steal_share(ticks, cpu_ticks())
         exact = []
         for q in range(spec["exact_queries"]):
             t = time.perf_counter()
@@ -131,7 +133,7 @@ def child(folder: Path) -> int:
                                     "cpu_p50_ms": round(pct(cpu, 50), 2),
                                     f"recall@{k}": round(float(np.mean(rec)), 4),
                                     "min_recall": round(float(np.min(rec)), 2),
-                                    "exact_p50_ms": round(pct(exact, 50), 1)}
+                                    "exact_p50_ms": round(pct(exact, 50), 1), "steal_pct": steal}
     out["read_gbs"].append(read_bandwidth())
     mem = memory()
     out["ram_mib"] = {"index_anon": round(mem["RssAnon"] - base["RssAnon"], 1),
@@ -243,11 +245,12 @@ def run(args) -> int:
     print(f"{out['machine']} — {out['date']} — load average {out['load_avg']} → {out['load_avg_end']} — "
           f"top-{args.k}, {out['dims']} dims, mode {args.mode}, {out['total_s']} s")
     print(f"| items | w | p50 ms | p95 ms | CPU p50 ms | exact p50 ms | recall@{args.k} (min) | load s | ANN build s | "
-          "index RAM MiB | rows mapped MiB | memory GB/s |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "index RAM MiB | rows mapped MiB | memory GB/s | CPU stolen % |\n"
+          "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in out["runs"]:
         for w, m in r["weights"].items():
             print(f"| {r['n']:,} | {w} | {m['p50_ms']} | {m['p95_ms']} | {m['cpu_p50_ms']} | {m['exact_p50_ms']} | "
                   f"{m[f'recall@{args.k}']} ({m['min_recall']}) | {r.get('load_s', '–')} | {r['ann_build_s']} | "
                   f"{r['ram_mib']['index_anon']} | {r['ram_mib']['mapped_rows_touched']} | "
-                  f"{' → '.join(map(str, r['read_gbs']))} |")
+                  f"{' → '.join(map(str, r['read_gbs']))} | {m.get('steal_pct', '–')} |")
     return 0
