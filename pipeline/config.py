@@ -69,7 +69,7 @@ class Settings(BaseModel):
     # ingest
     batch_size: int = Field(32, ge=1, le=1024)
     workers: int = Field(2, ge=1, le=64)
-    threads: int = Field(2, ge=1, le=64, description="CPU threads for torch/onnxruntime/OpenCV")
+    threads: int = Field(2, ge=1, le=64, description="CPU threads for torch/onnxruntime/OpenCV and the local index")
     feature_cache: bool = Field(True, description="reuse vectors of already-seen photos (by content hash) at "
                                 "ingest: <home>/cache, one file per pipeline signature")
 
