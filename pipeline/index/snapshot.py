@@ -199,8 +199,7 @@ class Snapshot:
         qs = np.atleast_2d(np.asarray(q, np.float32))
         inb = pos < self.base_n
         out = np.empty((len(qs), len(pos)), np.float32)
-        out[:, inb] = kernels.dot_at(self._plain, pos[inb], qs) if np.ndim(q) == 2 else \
-            kernels.dot_at(self._plain, pos[inb], qs[0], threads)
+        out[:, inb] = kernels.dot_at(self._plain, pos[inb], qs if np.ndim(q) == 2 else qs[0], threads)
         if not inb.all():
             rows = self.extra[pos[~inb] - self.base_n]
             out[:, ~inb] = [self.dot(rows, x) for x in qs]

@@ -16,9 +16,7 @@ and each side finds exactly those.
 
 Each cell is stored as SPLIT FAISS lists with its items dealt round-robin, so
 that one query's scan of a cell divides evenly over FAISS's OpenMP team
-(probes shared between threads). The team's worker spins a few milliseconds
-between calls, so back-to-back queries never wait for it to wake; a thread
-pool's worker slept between queries and took 0.2–1 ms to wake in this VM.
+(probes shared between threads; why a team, see kernels.py).
 """
 from __future__ import annotations
 
@@ -95,7 +93,8 @@ def deal(cells: np.ndarray, held: np.ndarray, split: int) -> np.ndarray:
     """The list of each item: its cell's items dealt round-robin over the cell's `split` lists, continuing
     from `held` (items per cell so far, updated), so a cell's lists never differ by more than one item."""
     order = np.argsort(cells, kind="stable")
-    first = np.searchsorted(cells[order], cells[order], side="left")
+    grouped = cells[order]
+    first = np.searchsorted(grouped, grouped, side="left")
     rank = np.empty(len(cells), np.int64)
     rank[order] = np.arange(len(cells)) - first  # the item's place among this batch's items of its cell
     lists = cells * split + (held[cells] + rank) % split
