@@ -1,7 +1,8 @@
 """Approximate candidate search for the local index: the registry of structures.
 
-A structure takes the query's two parts and the weight and returns a shortlist
-of snapshot positions; the snapshot rescores it exactly from the float32 rows.
+A structure takes the weighted query (built once by the snapshot), its two
+parts and the weight, and returns a sorted shortlist of snapshot positions; the
+snapshot rescores it exactly from the float32 rows.
 - "ivf" (twin_ivf.py, the default): two inverted files, by shape and by colour,
   so every weight from colour-only to shape-only is served well.
 - "hnsw" (hnsw.py): one graph over the combined vector.

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 
-from . import weighted_query
 from .kernels import faiss_module, selector
 
 HNSW_M, EF_CONSTRUCTION = 32, 80
@@ -54,9 +53,10 @@ class GraphIndex:
     def budget(self, live: int, passing: int | None = None) -> int:
         return 0
 
-    def candidates(self, q_shape, q_colour, weight, want, budget, allowed_bits=None, n_positions=0):
+    def candidates(self, q, q_shape, q_colour, weight, want, budget, allowed_bits=None):
+        """Sorted positions of the graph's `want` nearest to the weighted query q (the parts are unused)."""
         faiss = faiss_module(1)
-        q = weighted_query(q_shape, q_colour, weight)[None, :]
+        q = np.ascontiguousarray(q, np.float32)[None, :]
         params = faiss.SearchParametersHNSW()
         params.efSearch = max(2 * want, 128)
         sel = selector(faiss, allowed_bits)

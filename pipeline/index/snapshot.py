@@ -289,7 +289,7 @@ class Snapshot:
             bits = np.packbits(mask, bitorder="little")
         budget = self.ann.budget(self.live(), None if mask is None else int(mask.sum()))
         want = max(RESCORE, 2 * k) if self.ann.kind == "ivf" else max(2 * k, 64)
-        cand = self.ann.candidates(q_shape, q_colour, weight, want, budget, bits, n)
+        cand = self.ann.candidates(q, q_shape, q_colour, weight, want, budget, bits)
         if len(cand) and cand[-1] >= n:  # a newer view may already have appended rows to the shared ANN
             cand = cand[cand < n]
         if weight == 0.0:  # colour alone: a copy of the 1 KB colour parts beats reading whole 6 KB rows

@@ -26,7 +26,6 @@ from pathlib import Path
 
 import numpy as np
 
-from . import weighted_query
 from .kernels import faiss_module, sample_rows, selector
 
 SCAN_FRACTION = 0.006      # each side scans this share of the catalogue, within the bounds below (0.008 before:
@@ -211,18 +210,18 @@ class TwinIVF:
             scan = int(scan * total / max(live, 1))
         return min(scan, total)
 
-    def candidates(self, q_shape: np.ndarray, q_colour: np.ndarray, weight: float, want: int, budget: int,
-                   allowed_bits: np.ndarray | None = None, n_positions: int = 0) -> np.ndarray:
-        """Shortlist positions by quantised score: the side that carries more weight lists more, because
-        4-bit shape codes need a longer shortlist than 8-bit colour codes to hold the exact top-k."""
+    def candidates(self, q: np.ndarray, q_shape: np.ndarray, q_colour: np.ndarray, weight: float, want: int,
+                   budget: int, allowed_bits: np.ndarray | None = None) -> np.ndarray:
+        """Shortlist positions by quantised score (q: the weighted query [w·q_s, (1−w)·q_c]): the side that
+        carries more weight lists more, because 4-bit shape codes need a longer shortlist than 8-bit colour
+        codes to hold the exact top-k."""
         faiss = faiss_module(self.threads)  # this thread's team size
         want = int(max(1, want))
         found = []
         with self._lock:
             sel = selector(faiss, allowed_bits)
             if weight > 0:
-                found.append(self.shape.scan(faiss, weighted_query(q_shape, q_colour, weight), q_shape, weight,
-                                             budget, int(want * (1 + weight)), sel))
+                found.append(self.shape.scan(faiss, q, q_shape, weight, budget, int(want * (1 + weight)), sel))
             if weight < 1:
                 found.append(self.colour.scan(faiss, (1.0 - weight) * q_colour, q_colour, 1.0 - weight,
                                               max(int(COLOUR_SHARE * budget), COLOUR_SCAN_MIN),
