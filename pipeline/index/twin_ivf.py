@@ -42,6 +42,7 @@ LISTS_PER_SCAN = 2         # a side's budget spans about this many average lists
 SPLIT = 2                  # FAISS lists per cell: a cell's scan divides over two threads (at 1M, the shape side's
                            # scan took 0.56–0.60 ms on two threads against 0.86–0.94 ms for whole cells, measured)
 NEAREST = 16               # cells ranked per query unless they hold less than the budget
+RANK_LISTS = 2             # the centroid table is read by this many threads of the team
 COLOUR_LISTS_PER_SCAN = 4  # a colour centroid costs only 4 items' codes to rank, and colour cells overlap more:
                            # with 2, a 20k catalogue forced onto the ANN had a w = 0 query at recall@50 0.02
 
@@ -262,13 +263,26 @@ class Side:
         self.centroids = np.array(centroids, np.float32, order="C")  # a copy: the view is FAISS's memory
         self.half = 0.5 * (self.centroids ** 2).sum(1)
         # Cells are ranked by one FAISS call: [q, 1]·[S_i, −|S_i|²/2] orders them as the L2 distance does.
-        # (Padded to a multiple of 16 floats for the SIMD path.) Buffers are per side: queries hold its lock.
+        # The table is a flat inverted file of RANK_LISTS lists, so that the team shares its reading (padded to
+        # a multiple of 16 floats for the SIMD path). Buffers are per side: queries hold its lock.
         n, d = self.centroids.shape
         table = np.zeros((n, d + 1 + (-(d + 1)) % 16), np.float32)
         table[:, :d], table[:, d] = self.centroids, -self.half
-        self._ranker = faiss.IndexFlatIP(table.shape[1])
-        self._ranker.add(table)
-        self._query = np.zeros(table.shape[1], np.float32)
+        width = table.shape[1]
+        coarse = faiss.IndexFlatIP(width)
+        coarse.add(np.zeros((RANK_LISTS, width), np.float32))
+        self._ranker = faiss.IndexIVFFlat(coarse, width, RANK_LISTS, faiss.METRIC_INNER_PRODUCT)
+        self._ranker.own_fields = True
+        coarse.this.disown()
+        self._ranker.parallel_mode = 1  # lists shared over the team
+        cells = np.arange(n, dtype=np.int64)
+        lists = cells % RANK_LISTS  # a name keeps it alive: swig_ptr holds no reference
+        self._ranker.add_core(n, faiss.swig_ptr(table), faiss.swig_ptr(cells), faiss.swig_ptr(lists))
+        self._rank_lists = np.arange(RANK_LISTS, dtype=np.int64)
+        self._rank_bias = np.zeros(RANK_LISTS, np.float32)
+        self._rank_params = faiss.SearchParametersIVF()
+        self._rank_params.nprobe = RANK_LISTS
+        self._query = np.zeros(width, np.float32)
         self._query[d] = 1.0
         self.params = faiss.SearchParametersIVF()
         self.resize()
@@ -295,7 +309,8 @@ class Side:
         self._query[: len(q_part)] = q_part
         for few in sorted({min(NEAREST, n), n}):
             score, cells = np.empty(few, np.float32), np.empty(few, np.int64)
-            self._ranker.search_c(1, ptr(self._query), few, ptr(score), ptr(cells), None)
+            self._ranker.search_preassigned_c(1, ptr(self._query), few, ptr(self._rank_lists), ptr(self._rank_bias),
+                                              ptr(score), ptr(cells), False, self._rank_params)
             picked, held = [], 0
             for i, cell in enumerate(cells.tolist()):
                 size = self._sizes[cell]

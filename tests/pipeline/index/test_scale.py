@@ -165,10 +165,12 @@ def test_a_million_items_get_coarser_shape_cells_than_colour_cells():
     assert (len(twin.shape.centroids), len(twin.colour.centroids)) == (256, 512)
 
 
-def test_lists_open_nearest_first_until_the_budget_however_many_it_takes():
+@pytest.mark.parametrize("threads", [1, 2])
+def test_lists_open_nearest_first_until_the_budget_however_many_it_takes(threads):
     """Only the nearest few cells are sorted per query; a budget that needs more (a filter, deletions) must
-    still get exactly the full-sort rule, empty lists skipped."""
-    faiss = kernels.faiss_module(1)
+    still get exactly the full-sort rule, empty lists skipped, whether one thread reads the centroids or the
+    team shares them."""
+    faiss = kernels.faiss_module(threads)
     rng = np.random.default_rng(7)
     cent = rng.normal(size=(300, 8)).astype(np.float32)
     quantizer = faiss.IndexFlatL2(8)
