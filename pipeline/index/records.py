@@ -95,6 +95,8 @@ class Records:
     def get(self, positions) -> list[Item]:
         """Items at positions, in order; the base's parsed in one JSON call (50 calls cost 3× as much)."""
         positions = np.asarray(positions, np.int64)
+        if not self.extra:
+            return self._parse(positions) if len(positions) else []
         base = positions[positions < self.base_n]
         items = self._parse(base) if len(base) else []
         if len(base) == len(positions):

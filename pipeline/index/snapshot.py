@@ -262,9 +262,11 @@ class Snapshot:
         k = min(k, len(scores))
         if k <= 0:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        part = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
-        order = np.lexsort((positions[part], -scores[part]))  # ties: earlier-indexed item first
-        sel = part[order]
+        if len(scores) <= 4096:  # a shortlist: one sort (ties: earlier-indexed item first)
+            sel = np.lexsort((positions, -scores))[:k]
+        else:
+            part = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
+            sel = part[np.lexsort((positions[part], -scores[part]))]
         return positions[sel], scores[sel]
 
     def search(self, q_shape: np.ndarray, q_colour: np.ndarray, weight: float, k: int, filters=None,
