@@ -72,7 +72,10 @@ def check_weight(weight: float) -> None:
 def weighted_query(q_shape: np.ndarray, q_colour: np.ndarray, weight: float) -> np.ndarray:
     """q_w = [w·q_s, (1−w)·q_c]: its inner product with [s, c] is the patent's score."""
     check_weight(weight)
-    return np.concatenate([weight * q_shape, (1.0 - weight) * q_colour]).astype(np.float32)
+    q = np.empty(len(q_shape) + len(q_colour), np.float32)
+    np.multiply(q_shape, weight, out=q[: len(q_shape)])
+    np.multiply(q_colour, 1.0 - weight, out=q[len(q_shape):])
+    return q
 
 
 def matches(item_category: str, attributes: dict[str, Any], filters: Filters | None) -> bool:

@@ -80,7 +80,7 @@ def _shared_dot_at(faiss, matrix: np.ndarray, pos: np.ndarray, qs: np.ndarray, t
     share = -(-len(pos) // threads)
     ids = np.full(threads * share, -1, np.int64)
     ids[: len(pos)] = pos
-    copies = np.ascontiguousarray(np.broadcast_to(qs, (threads, qs.shape[1])))
+    copies = qs.repeat(threads, axis=0)
     out = np.empty(threads * share, np.float32)
     faiss.omp_set_num_threads(threads)
     faiss.fvec_inner_products_by_idx(faiss.swig_ptr(out), faiss.swig_ptr(copies), faiss.swig_ptr(matrix),

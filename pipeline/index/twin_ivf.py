@@ -333,9 +333,9 @@ class Side:
         list's bias w·q·centroid is added to its items' scores."""
         cells, ip = self.lists(q_part, budget)
         lists = self._cell_lists[cells].ravel()  # a fresh C-contiguous int64 array
-        bias = (ip * np.float32(weight)).repeat(self.split)
+        bias = (ip * weight).repeat(self.split)  # float32: a Python float does not widen it
         params = self.params
-        params.nprobe = self.index.nprobe = len(lists)
+        params.nprobe = len(lists)  # search_preassigned reads the parameters', not the index's
         params.sel = sel
         q = np.ascontiguousarray(q, np.float32)
         dist, labels = np.empty(want, np.float32), np.empty(want, np.int64)
