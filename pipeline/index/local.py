@@ -29,6 +29,9 @@ from .snapshot import Snapshot
 
 FORMAT = "drape-local"
 VERSION = 1
+REFRESH_S = 0.05  # another handle's writes are searched within this (as Elasticsearch's refresh interval, 1 s by
+                  # default); this handle's at once. Reading the generation cost ~60 µs per search with the
+                  # caches cold after a 1M-item scan (measured), 3 % of the query.
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
     row INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -96,6 +99,7 @@ class LocalIndex:
         except sqlite3.DatabaseError as exc:
             raise IndexError_(f"index {self.path} is damaged or not an index database: {exc}") from None
         self._snap: Snapshot | None = None
+        self._fresh_until = 0.0  # time.monotonic() until which the snapshot is taken as current
 
     # -- identity ------------------------------------------------------------
     def _read_manifest(self, path: Path) -> dict[str, Any]:
@@ -120,6 +124,7 @@ class LocalIndex:
 
     # -- writes ----------------------------------------------------------------
     def _bump(self, cur: sqlite3.Cursor) -> None:
+        self._fresh_until = 0.0  # the next read looks again
         cur.execute("INSERT INTO meta(key, value) VALUES('generation', '1') "
                     "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
 
@@ -191,6 +196,8 @@ class LocalIndex:
 
     def snapshot(self) -> Snapshot:
         with self._lock:
+            if self._snap is not None and time.monotonic() < self._fresh_until:
+                return self._snap
             gen = self.generation()
             mode = self._ann_mode(gen)
             if self._snap is None or self._snap.mode != mode:
@@ -198,6 +205,7 @@ class LocalIndex:
                                            ann=mode, threads=self.threads)
             elif self._snap.generation != gen:  # apply the writes since, or compact if they are many
                 self._snap = self._snap.refreshed(self.path, self._db, gen)
+            self._fresh_until = time.monotonic() + REFRESH_S
             return self._snap
 
     def _ann_mode(self, generation: int | None = None) -> str:

@@ -235,6 +235,24 @@ def test_adds_and_deletes_apply_without_a_rebuild(index, data, tmp_path):
     reopened.close()
 
 
+def test_another_handles_writes_are_searched_after_the_refresh_interval(index, data, tmp_path, monkeypatch):
+    """A handle reads the generation at most every REFRESH_S, unless it wrote itself."""
+    from pipeline.index import local
+
+    shape, colour = data
+    monkeypatch.setattr(local, "REFRESH_S", 60.0)
+    reader = INDEXES.create("local", path=tmp_path / "idx", ann="ivf")
+    probe = (shape[N + 10], colour[N + 10], 0.5, 1)
+    assert reader.search(*probe)[0].item.id != f"i{N + 10}"
+    index.add(items(N + 10, 1), shape[[N + 10]], colour[[N + 10]])
+    assert index.search(*probe)[0].item.id == f"i{N + 10}"  # its own write: at once
+    assert reader.search(*probe)[0].item.id != f"i{N + 10}"  # within the interval: the view it had
+    later = local.time.monotonic() + 61
+    monkeypatch.setattr(local.time, "monotonic", lambda: later)
+    assert reader.search(*probe)[0].item.id == f"i{N + 10}"
+    reader.close()
+
+
 def test_heavy_churn_compacts_into_a_new_base(index, data):
     shape, colour = data
     folder = index.snapshot().folder
