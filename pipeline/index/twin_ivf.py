@@ -256,7 +256,8 @@ class TwinIVF:
 
 class Side:
     """One inverted file and how a query picks its cells: nearest centroid first by L2 (the rule items were
-    filed by), until the budget is scanned. Cell c is stored as lists c·split … c·split + split − 1."""
+    filed by; ranked on an fp16 copy of the centroids), until the budget is scanned. Cell c is stored as lists
+    c·split … c·split + split − 1."""
 
     def __init__(self, index, centroids: np.ndarray, split: int = 1):
         import faiss
@@ -264,16 +265,21 @@ class Side:
         self.index, self.split = index, split
         self.centroids = np.array(centroids, np.float32, order="C")  # a copy: the view is FAISS's memory
         self.half = 0.5 * (self.centroids ** 2).sum(1)
-        # Cells are ranked by one FAISS call: [q, 1]·[S_i, −|S_i|²/2] orders them as the L2 distance does.
-        # The table is a flat inverted file of RANK_LISTS lists, so that the team shares its reading (padded to
-        # a multiple of 16 floats for the SIMD path). Buffers are per side: queries hold its lock.
+        # Cells are ranked by one FAISS call: [q, 1]·[S_i, c − |S_i|²/2] orders them as the L2 distance does
+        # (c, the mean of |S_i|²/2, keeps that column small, so its fp16 rounding is too). The table is fp16
+        # (half the bytes to read per query: 0.95–0.98 / 0.97–0.98 at w = 0.5 / 1 at 1M, three runs, same hits,
+        # measured; scores within ~1e-4), padded to a multiple of 16 for the SIMD path, in RANK_LISTS lists of
+        # a flat inverted file, so that the team shares reading it. Buffers are per side: queries hold its lock.
         n, d = self.centroids.shape
+        self._centre = float(self.half.mean()) if n else 0.0
         table = np.zeros((n, d + 1 + (-(d + 1)) % 16), np.float32)
-        table[:, :d], table[:, d] = self.centroids, -self.half
+        table[:, :d], table[:, d] = self.centroids, self._centre - self.half
         width = table.shape[1]
         coarse = faiss.IndexFlatIP(width)
         coarse.add(np.zeros((RANK_LISTS, width), np.float32))
-        self._ranker = faiss.IndexIVFFlat(coarse, width, RANK_LISTS, faiss.METRIC_INNER_PRODUCT)
+        self._ranker = faiss.IndexIVFScalarQuantizer(coarse, width, RANK_LISTS, faiss.ScalarQuantizer.QT_fp16,
+                                                     faiss.METRIC_INNER_PRODUCT, False)
+        self._ranker.is_trained = True  # fp16 needs no training
         self._ranker.own_fields = True
         coarse.this.disown()
         self._ranker.parallel_mode = 1  # lists shared over the team
@@ -326,7 +332,7 @@ class Side:
 
     def _picked(self, picked: list[int], score: np.ndarray, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         cells = cells[picked]
-        return cells, score[picked] + self.half[cells]  # q·S_i = score + |S_i|²/2
+        return cells, score[picked] + (self.half[cells] - self._centre)  # q·S_i = score − c + |S_i|²/2
 
     def scan(self, faiss, q: np.ndarray, q_part: np.ndarray, weight: float, budget: int, want: int, sel):
         """Positions of the `want` best items by quantised weighted score among the opened cells' lists; each

@@ -168,8 +168,8 @@ def test_a_million_items_get_coarser_shape_cells_than_colour_cells():
 @pytest.mark.parametrize("threads", [1, 2])
 def test_lists_open_nearest_first_until_the_budget_however_many_it_takes(threads):
     """Only the nearest few cells are sorted per query; a budget that needs more (a filter, deletions) must
-    still get exactly the full-sort rule, empty lists skipped, whether one thread reads the centroids or the
-    team shares them."""
+    still get the full-sort rule, empty lists skipped, whether one thread reads the centroids or the team
+    shares them. (The table is fp16: cells whose distances differ by less than its rounding may swap.)"""
     faiss = kernels.faiss_module(threads)
     rng = np.random.default_rng(7)
     cent = rng.normal(size=(300, 8)).astype(np.float32)
@@ -186,8 +186,10 @@ def test_lists_open_nearest_first_until_the_budget_however_many_it_takes(threads
             ref = np.argsort(side.half - cent @ q, kind="stable")
             ref = ref[side.sizes[ref] > 0]
             ref = ref[:max(1, int(np.searchsorted(np.cumsum(side.sizes[ref]), budget, side="right")))]
-            np.testing.assert_array_equal(lists, ref)
-            np.testing.assert_allclose(ip, cent[ref] @ q, rtol=1e-5, atol=1e-5)
+            near = cent @ q - side.half  # larger: nearer
+            assert len(lists) == len(ref) and (side.sizes[lists] > 0).all()
+            np.testing.assert_allclose(near[lists], near[ref], rtol=0, atol=2e-3)  # swaps only within fp16 rounding
+            np.testing.assert_allclose(ip, cent[lists] @ q, rtol=1e-3, atol=2e-3)  # fp16 table: 5e-4 of each entry
 
 
 def test_numpy_scalar_codes_match_faiss():
