@@ -99,7 +99,8 @@ class LocalIndex:
         except sqlite3.DatabaseError as exc:
             raise IndexError_(f"index {self.path} is damaged or not an index database: {exc}") from None
         self._snap: Snapshot | None = None
-        self._fresh_until = 0.0  # time.monotonic() until which the snapshot is taken as current
+        self._fresh_until = 0.0  # time.monotonic() until which the snapshot is taken as current,
+        self._fresh_for: tuple[str, int] | None = None  # for these (ann, ann_threshold)
 
     # -- identity ------------------------------------------------------------
     def _read_manifest(self, path: Path) -> dict[str, Any]:
@@ -196,7 +197,8 @@ class LocalIndex:
 
     def snapshot(self) -> Snapshot:
         with self._lock:
-            if self._snap is not None and time.monotonic() < self._fresh_until:
+            if self._snap is not None and time.monotonic() < self._fresh_until \
+                    and self._fresh_for == (self.ann, self.ann_threshold):  # a mode set since: look again
                 return self._snap
             gen = self.generation()
             mode = self._ann_mode(gen)
@@ -205,7 +207,7 @@ class LocalIndex:
                                            ann=mode, threads=self.threads)
             elif self._snap.generation != gen:  # apply the writes since, or compact if they are many
                 self._snap = self._snap.refreshed(self.path, self._db, gen)
-            self._fresh_until = time.monotonic() + REFRESH_S
+            self._fresh_until, self._fresh_for = time.monotonic() + REFRESH_S, (self.ann, self.ann_threshold)
             return self._snap
 
     def _ann_mode(self, generation: int | None = None) -> str:

@@ -252,6 +252,8 @@ def test_another_handles_writes_are_searched_after_the_refresh_interval(index, d
     later = local.time.monotonic() + 61
     monkeypatch.setattr(local.time, "monotonic", lambda: later)
     assert reader.search(*probe)[0].item.id == f"i{N + 10}"
+    reader.ann = "exact"  # a mode set within the interval is not stale either
+    assert reader.snapshot().mode == "exact" and reader.search(*probe)[0].item.id == f"i{N + 10}"
     reader.close()
 
 
