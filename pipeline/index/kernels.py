@@ -52,9 +52,12 @@ def dot_at(matrix: np.ndarray, pos: np.ndarray, q: np.ndarray, threads: int = 1)
     q may hold several queries (rows): then the result is (len(q), len(pos)). With threads > 1 one query's
     rows are shared over the calling thread's OpenMP team."""
     pos = np.ascontiguousarray(pos, np.int64)
-    qs = np.ascontiguousarray(np.atleast_2d(q), np.float32)
+    q = np.asarray(q, np.float32)
+    qs = np.ascontiguousarray(q.reshape(1, -1) if q.ndim < 2 else q)
+    # (ufunc reductions called directly: each numpy wrapper in Python costs microseconds per query)
+    outside = len(pos) and not 0 <= np.minimum.reduce(pos) <= np.maximum.reduce(pos) < len(matrix)
     if matrix.ndim != 2 or matrix.shape[1] != qs.shape[1] or matrix.dtype != np.float32 \
-            or not matrix.flags.c_contiguous or (len(pos) and not 0 <= pos.min() <= pos.max() < len(matrix)):
+            or not matrix.flags.c_contiguous or outside:
         raise ValueError(f"dot_at: {matrix.shape} {matrix.dtype} rows, {qs.shape[1]}-d query, positions out of range")
     try:
         import faiss
