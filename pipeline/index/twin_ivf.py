@@ -6,7 +6,10 @@
   layout, which scans ~5× faster than plain 4-bit SQ. A list's bias w·q_s·S_i
   is added per list, so each scanned item gets its whole weighted score.
 - by colour: lists are k-means cells of the colour vectors; codes are the
-  8-bit colour residual only (256 dims: cheap to scan, precise at w≈0).
+  8-bit colour residual only (256 dims: cheap to scan, precise at w≈0). Each
+  dimension is mapped onto [0, 1] by its range in the training sample, so one
+  global range decodes them all (FAISS's uniform codec; per-dimension ranges
+  decode slower) at the same precision; the query is scaled by the ranges.
 
 A query opens the best shape cells (for w>0) and the best colour cells (for
 w<1) until each side has scanned its budget, and returns the union of both
@@ -26,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .cells import Side
 from .kernels import faiss_module, sample_rows, selector
 
 SCAN_FRACTION = 0.006      # each side scans this share of the catalogue, within the bounds below (0.008 before:
@@ -41,8 +45,6 @@ LISTS_PER_SCAN = 2         # a side's budget spans about this many average lists
                            # w = 0.5 and 1 with the same recall@50 (0.9996 / 0.997, measured, alternating per query)
 SPLIT = 2                  # FAISS lists per cell: a cell's scan divides over two threads (at 1M, the shape side's
                            # scan took 0.56–0.60 ms on two threads against 0.86–0.94 ms for whole cells, measured)
-NEAREST = 16               # cells ranked per query unless they hold less than the budget
-RANK_LISTS = 2             # the centroid table is read by this many threads of the team
 COLOUR_LISTS_PER_SCAN = 4  # a colour centroid costs only 4 items' codes to rank, and colour cells overlap more:
                            # with 2, a 20k catalogue forced onto the ANN had a w = 0 query at recall@50 0.02
 
@@ -105,8 +107,13 @@ def deal(cells: np.ndarray, held: np.ndarray, split: int) -> np.ndarray:
 class TwinIVF:
     kind = "ivf"
 
-    def __init__(self, shape_dim: int, by_shape, by_colour, threads: int = 2, split: int = 1):
+    def __init__(self, shape_dim: int, by_shape, by_colour, threads: int = 2, split: int = 1,
+                 colour_range: np.ndarray | None = None):
         self.shape_dim, self.by_shape, self.by_colour = shape_dim, by_shape, by_colour
+        # [low; span] per colour dimension: codes hold (r − low) / span. A folder written before has
+        # per-dimension codes and no range: the identity.
+        self.colour_range = np.asarray(colour_range if colour_range is not None else
+                                       [np.zeros(by_colour.d), np.ones(by_colour.d)], np.float32)
         self.threads = threads  # the OpenMP team that scans each side; 1: the caller alone
         self.split = split  # lists per cell (1: a folder written before cells were split)
         faiss = faiss_module(1)
@@ -146,15 +153,19 @@ class TwinIVF:
         qs.this.disown()
         qc = faiss.IndexFlatL2(dc)
         qc.add(np.repeat(cc, SPLIT, axis=0))
-        by_colour = faiss.IndexIVFScalarQuantizer(qc, dc, SPLIT * len(cc), faiss.ScalarQuantizer.QT_8bit,
+        by_colour = faiss.IndexIVFScalarQuantizer(qc, dc, SPLIT * len(cc), faiss.ScalarQuantizer.QT_8bit_uniform,
                                                   faiss.METRIC_INNER_PRODUCT, True)
         by_colour.own_fields = True
         qc.this.disown()
         faiss_module(1)  # thousands of tiny 1-D k-means: threads only add barriers
         by_shape.train(np.hstack([shape, colour]))
-        by_colour.train(colour)
+        cells = np.argmax(colour @ cc.T - 0.5 * (cc ** 2).sum(1), axis=1)  # as Side.assign
+        low = (colour - cc[cells]).min(0)
+        span = np.maximum((colour - cc[cells]).max(0) - low, 1e-12)
+        by_colour.sq.train(np.ascontiguousarray((colour - cc[cells] - low) / span, np.float32))
+        by_colour.is_trained = True
         faiss_module(threads)
-        return cls(ds, by_shape, by_colour, threads, SPLIT)
+        return cls(ds, by_shape, by_colour, threads, SPLIT, np.stack([low, span]))
 
     @classmethod
     def build(cls, matrix: np.ndarray, n: int, shape_dim: int, threads: int = 2, bar=None) -> "TwinIVF":
@@ -178,25 +189,38 @@ class TwinIVF:
             codes = encode(x - full[cells])
             plain.add_sa_codes(np.ascontiguousarray(np.hstack([_coarse(lists, plain.coarse_code_size()), codes])),
                                ids)
-            colour = np.ascontiguousarray(x[:, shape_dim:])
-            lists = np.ascontiguousarray(deal(twin.colour.assign(colour), held[twin.colour], split))
+            cells = twin.colour.assign(x[:, shape_dim:])
+            colour = twin._colour_input(x[:, shape_dim:], cells)
+            lists = np.ascontiguousarray(deal(cells, held[twin.colour], split))
             twin.by_colour.add_core(len(x), faiss.swig_ptr(colour), faiss.swig_ptr(ids), faiss.swig_ptr(lists))
             if bar is not None:
                 bar.update(len(x))
-        built = cls(shape_dim, faiss.IndexIVFPQFastScan(plain), twin.by_colour, threads, split)
+        built = cls(shape_dim, faiss.IndexIVFPQFastScan(plain), twin.by_colour, threads, split, twin.colour_range)
         built._keep = (plain, twin)  # the fast-scan index borrows their quantizer until saved and reloaded
         return built
 
+    def _colour_input(self, colour: np.ndarray, cells: np.ndarray) -> np.ndarray:
+        """What to hand FAISS so that the residual it encodes is (r − low) / span."""
+        centre = self.colour.centroids[cells]
+        low, span = self.colour_range
+        return np.ascontiguousarray(centre + (colour - centre - low) / span, np.float32)
+
     def add(self, shape: np.ndarray, colour: np.ndarray, positions: np.ndarray) -> None:
-        """Encode and append; positions are the snapshot rows the labels will name. FAISS files each item in
-        its cell's first list (the nearest of equal centroids); the next rebuild deals them again."""
+        """Encode and append; positions are the snapshot rows the labels will name. Each item goes to its
+        cell's first list (FAISS files shape codes there too: the nearest of equal centroids); the next
+        rebuild deals them again."""
         if not len(positions):
             return
+        import faiss
+
         ids = np.ascontiguousarray(positions, np.int64)
         colour = np.ascontiguousarray(colour, np.float32)
+        cells = self.colour.assign(colour)
+        lists = np.ascontiguousarray(cells * self.split, np.int64)
+        encoded = self._colour_input(colour, cells)
         with self._lock:
             self.by_shape.add_with_ids(np.ascontiguousarray(np.hstack([shape, colour]), np.float32), ids)
-            self.by_colour.add_with_ids(colour, ids)
+            self.by_colour.add_core(len(ids), faiss.swig_ptr(encoded), faiss.swig_ptr(ids), faiss.swig_ptr(lists))
             self.shape.resize()
             self.colour.resize()
 
@@ -224,7 +248,8 @@ class TwinIVF:
             if weight > 0:
                 found.append(self.shape.scan(faiss, q, q_shape, weight, budget, int(want * (1 + weight)), sel))
             if weight < 1:
-                found.append(self.colour.scan(faiss, (1.0 - weight) * q_colour, q_colour, 1.0 - weight,
+                found.append(self.colour.scan(faiss, (1.0 - weight) * q_colour * self.colour_range[1], q_colour,
+                                              1.0 - weight,
                                               max(int(COLOUR_SHARE * budget), COLOUR_SCAN_MIN),
                                               max(int(want * (1 - weight)), 1), sel))
         found = np.concatenate(found) if len(found) > 1 else found[0]
@@ -237,6 +262,7 @@ class TwinIVF:
         folder.mkdir(parents=True, exist_ok=True)
         faiss.write_index(self.by_shape, str(folder / "by_shape.faiss"))
         faiss.write_index(self.by_colour, str(folder / "by_colour.faiss"))
+        np.save(folder / "colour_range.npy", self.colour_range)
         (folder / "ann.json").write_text(json.dumps({"kind": self.kind, "shape_dim": self.shape_dim,
                                                      "split": self.split}))
 
@@ -244,112 +270,13 @@ class TwinIVF:
     def load(cls, folder: Path, threads: int = 2) -> "TwinIVF":
         faiss = faiss_module(threads)
         meta = json.loads((folder / "ann.json").read_text())
+        scale = folder / "colour_range.npy"
         return cls(meta["shape_dim"], faiss.read_index(str(folder / "by_shape.faiss")),
-                   faiss.read_index(str(folder / "by_colour.faiss")), threads, meta.get("split", 1))
+                   faiss.read_index(str(folder / "by_colour.faiss")), threads, meta.get("split", 1),
+                   np.load(scale) if scale.exists() else None)
 
     def nbytes(self) -> int:
         """Resident bytes: codes and labels in both files, centroids."""
         n = self.total
         return n * (self.by_shape.code_size + 8 + self.by_colour.code_size + 8) + sum(
             4 * s.centroids.size for s in (self.shape, self.colour))
-
-
-class Side:
-    """One inverted file and how a query picks its cells: nearest centroid first by L2 (the rule items were
-    filed by; ranked on an fp16 copy of the centroids), until the budget is scanned. Cell c is stored as lists
-    c·split … c·split + split − 1."""
-
-    def __init__(self, index, centroids: np.ndarray, split: int = 1):
-        import faiss
-
-        self.index, self.split = index, split
-        self.centroids = np.array(centroids, np.float32, order="C")  # a copy: the view is FAISS's memory
-        self.half = 0.5 * (self.centroids ** 2).sum(1)
-        # Cells are ranked by one FAISS call: [q, 1]·[S_i, c − |S_i|²/2] orders them as the L2 distance does
-        # (c, the mean of |S_i|²/2, keeps that column small, so its fp16 rounding is too). The table is fp16
-        # (half the bytes to read per query: 0.95–0.98 / 0.97–0.98 at w = 0.5 / 1 at 1M, three runs, same hits,
-        # measured; scores within ~1e-4), padded to a multiple of 16 for the SIMD path, in RANK_LISTS lists of
-        # a flat inverted file, so that the team shares reading it. Buffers are per side: queries hold its lock.
-        n, d = self.centroids.shape
-        self._centre = float(self.half.mean()) if n else 0.0
-        table = np.zeros((n, d + 1 + (-(d + 1)) % 16), np.float32)
-        table[:, :d], table[:, d] = self.centroids, self._centre - self.half
-        width = table.shape[1]
-        coarse = faiss.IndexFlatIP(width)
-        coarse.add(np.zeros((RANK_LISTS, width), np.float32))
-        self._ranker = faiss.IndexIVFScalarQuantizer(coarse, width, RANK_LISTS, faiss.ScalarQuantizer.QT_fp16,
-                                                     faiss.METRIC_INNER_PRODUCT, False)
-        self._ranker.is_trained = True  # fp16 needs no training
-        self._ranker.own_fields = True
-        coarse.this.disown()
-        self._ranker.parallel_mode = 1  # lists shared over the team
-        cells = np.arange(n, dtype=np.int64)
-        lists = cells % RANK_LISTS  # a name keeps it alive: swig_ptr holds no reference
-        self._ranker.add_core(n, faiss.swig_ptr(table), faiss.swig_ptr(cells), faiss.swig_ptr(lists))
-        self._rank_lists = np.arange(RANK_LISTS, dtype=np.int64)
-        self._rank_bias = np.zeros(RANK_LISTS, np.float32)
-        self._rank_params = faiss.SearchParametersIVF()
-        self._rank_params.nprobe = RANK_LISTS
-        self._query = np.zeros(width, np.float32)
-        self._query[d] = 1.0
-        self._nearest = sorted({min(NEAREST, n), n})
-        self._score, self._cells = np.empty(n, np.float32), np.empty(n, np.int64)
-        ptr = faiss.swig_ptr  # pointers to the per-side buffers, made once (each is a Python call per query)
-        self._rank_query = ptr(self._query)
-        self._rank_rest = (ptr(self._rank_lists), ptr(self._rank_bias), ptr(self._score), ptr(self._cells))
-        self._dist, self._labels = np.empty(0, np.float32), np.empty(0, np.int64)
-        self._cell_lists = np.arange(n * split, dtype=np.int64).reshape(n, split)  # cell c: its lists
-        self.params = faiss.SearchParametersIVF()
-        self.resize()
-
-    def resize(self) -> None:
-        per_list = np.array([self.index.invlists.list_size(i) for i in range(self.index.nlist)], np.int64)
-        self.sizes = per_list.reshape(-1, self.split).sum(1)  # items per cell
-        self._sizes = self.sizes.tolist()  # read one by one per query: Python ints are cheaper to index
-        self.total = int(self.sizes.sum())
-
-    def assign(self, x: np.ndarray) -> np.ndarray:
-        """The cell of each row: its L2-nearest centroid, the rule queries rank cells by."""
-        return np.argmax(x @ self.centroids.T - self.half, axis=1)
-
-    def lists(self, q_part: np.ndarray, budget: int) -> tuple[np.ndarray, np.ndarray]:
-        """Cells to open, nearest first (empty ones skipped) until the next would pass the budget, and the
-        query's inner product with their centroids. Only the nearest 16 are ranked, all of them when those
-        hold less than the budget (a filter or deletions raise it). After a scan has streamed its codes
-        through the caches, each numpy step here cost 20–100 µs: one FAISS call and a loop over 16 Python
-        ints replaced six of them (0.255 → 0.181 ms for the shape side at 1M, measured)."""
-        self._query[: len(q_part)] = q_part
-        for few in self._nearest:
-            self._ranker.search_preassigned_c(1, self._rank_query, few, *self._rank_rest, False, self._rank_params)
-            score, cells = self._score[:few], self._cells[:few]
-            picked, held = [], 0
-            for i, cell in enumerate(cells.tolist()):
-                size = self._sizes[cell]
-                if size and picked and held + size > budget:
-                    return self._picked(picked, score, cells)
-                if size:
-                    picked.append(i)
-                    held += size
-        return self._picked(picked, score, cells)
-
-    def _picked(self, picked: list[int], score: np.ndarray, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        cells = cells[picked]  # copies: the buffers are the next query's
-        return cells, score[picked] + (self.half[cells] - self._centre)  # q·S_i = score − c + |S_i|²/2
-
-    def scan(self, faiss, q: np.ndarray, q_part: np.ndarray, weight: float, budget: int, want: int, sel):
-        """Positions of the `want` best items by quantised weighted score among the opened cells' lists; each
-        list's bias w·q·centroid is added to its items' scores."""
-        cells, ip = self.lists(q_part, budget)
-        lists = self._cell_lists[cells].ravel()  # a fresh C-contiguous int64 array
-        bias = (ip * weight).repeat(self.split)  # float32: a Python float does not widen it
-        params = self.params
-        params.nprobe = len(lists)  # search_preassigned reads the parameters', not the index's
-        params.sel = sel
-        q = np.ascontiguousarray(q, np.float32)
-        if want > len(self._labels):
-            self._dist, self._labels = np.empty(want, np.float32), np.empty(want, np.int64)
-            self._out = (faiss.swig_ptr(self._dist), faiss.swig_ptr(self._labels))
-        ptr = faiss.swig_ptr
-        self.index.search_preassigned_c(1, ptr(q), want, ptr(lists), ptr(bias), *self._out, False, params)
-        labels = self._labels[:want]
-        return labels[labels >= 0]  # a copy

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from pipeline.index import INDEXES
-from pipeline.index import kernels, twin_ivf
+from pipeline.index import cells, kernels, twin_ivf
 from pipeline.index import snapshot as snapshot_mod
 from pipeline.types import Item
 
@@ -155,6 +155,38 @@ def test_an_index_saved_with_whole_cells_still_loads_and_searches(built, tmp_pat
     reopened.close()
 
 
+def test_a_folder_with_per_dimension_colour_codes_still_loads_and_searches(built, tmp_path, data):
+    """Folders written before the colour ranges (8-bit codes with a range per dimension, no colour_range.npy)
+    read with the identity range, and appends to them encode the same way."""
+    faiss = kernels.faiss_module(1)
+    shape, colour = data
+    shutil.copytree(built, tmp_path / "old")
+    old = INDEXES.create("local", path=tmp_path / "old", ann="ivf")
+    folder = old.snapshot().folder / "ann-ivf"
+    twin = twin_ivf.TwinIVF.load(folder, threads=1)
+    quantizer = faiss.clone_index(twin.by_colour.quantizer)  # kept alive by this name until written
+    by_colour = faiss.IndexIVFScalarQuantizer(quantizer, DC, twin.by_colour.nlist, faiss.ScalarQuantizer.QT_8bit,
+                                              faiss.METRIC_INNER_PRODUCT, True)
+    rows = np.ascontiguousarray(colour[:N])
+    by_colour.train(rows)
+    lists = np.ascontiguousarray(twin.colour.assign(rows) * twin.split, np.int64)
+    ids = np.arange(N, dtype=np.int64)
+    by_colour.add_core(N, faiss.swig_ptr(rows), faiss.swig_ptr(ids), faiss.swig_ptr(lists))
+    faiss.write_index(by_colour, str(folder / "by_colour.faiss"))
+    (folder / "colour_range.npy").unlink()
+    old.close()
+    reopened = INDEXES.create("local", path=tmp_path / "old", ann="ivf")
+    assert (reopened.snapshot().ann.colour_range == [[0], [1]]).all()
+    reopened.add(items(N, 50), shape[N:N + 50], colour[N:N + 50])
+    qs, qc = queries(17, 5)
+    for q in range(len(qs)):
+        for w in (0.0, 0.5):
+            hits = [h.item.id for h in reopened.search(qs[q], qc[q], w, 20)]
+            assert len(set(hits) & set(brute(reopened, qs[q], qc[q], w, 20))) >= 19
+    assert reopened.search(shape[N + 7], colour[N + 7], 0.0, 1)[0].item.id == f"i{N + 7}"
+    reopened.close()
+
+
 def test_a_million_items_get_coarser_shape_cells_than_colour_cells():
     """Ranking a shape cell reads a centroid as big as 8 items' codes, a colour cell one as big as 4: at 1M
     items the shape side's budget spans ~2 cells (256), the colour side's ~4 (512)."""
@@ -178,7 +210,7 @@ def test_lists_open_nearest_first_until_the_budget_however_many_it_takes(threads
     ivf = faiss.IndexIVFFlat(quantizer, 8, 300)
     ivf.is_trained = True
     ivf.add(rng.normal(size=(3000, 8)).astype(np.float32))
-    side = twin_ivf.Side(ivf, cent)
+    side = cells.Side(ivf, cent)
     assert (side.sizes == 0).any() and side.total == 3000
     for q in rng.normal(size=(5, 8)).astype(np.float32):
         for budget in (1, 40, 600, 2990, 10**6):  # 1 list, a few, past 16, past 128, all
