@@ -14,6 +14,11 @@ NEAREST = 16    # cells ranked per query unless they hold less than the budget
 RANK_LISTS = 2  # the centroid table is read by this many threads of the team
 
 
+def nearest(x: np.ndarray, centroids: np.ndarray, half: np.ndarray) -> np.ndarray:
+    """The cell of each row: its L2-nearest centroid (half: |S_i|²/2), the rule queries rank cells by."""
+    return np.argmax(x @ centroids.T - half, axis=1)
+
+
 class Side:
     """One inverted file and how a query picks its cells: nearest centroid first by L2 (the rule items were
     filed by; ranked on an fp16 copy of the centroids), until the budget is scanned. Cell c is stored as lists
@@ -69,8 +74,7 @@ class Side:
         self.total = int(self.sizes.sum())
 
     def assign(self, x: np.ndarray) -> np.ndarray:
-        """The cell of each row: its L2-nearest centroid, the rule queries rank cells by."""
-        return np.argmax(x @ self.centroids.T - self.half, axis=1)
+        return nearest(x, self.centroids, self.half)
 
     def lists(self, q_part: np.ndarray, budget: int) -> tuple[np.ndarray, np.ndarray]:
         """Cells to open, nearest first (empty ones skipped) until the next would pass the budget, and the

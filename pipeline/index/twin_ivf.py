@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .cells import Side
+from .cells import Side, nearest
 from .kernels import faiss_module, sample_rows, selector
 
 SCAN_FRACTION = 0.006      # each side scans this share of the catalogue, within the bounds below (0.008 before:
@@ -159,10 +159,10 @@ class TwinIVF:
         qc.this.disown()
         faiss_module(1)  # thousands of tiny 1-D k-means: threads only add barriers
         by_shape.train(np.hstack([shape, colour]))
-        cells = np.argmax(colour @ cc.T - 0.5 * (cc ** 2).sum(1), axis=1)  # as Side.assign
-        low = (colour - cc[cells]).min(0)
-        span = np.maximum((colour - cc[cells]).max(0) - low, 1e-12)
-        by_colour.sq.train(np.ascontiguousarray((colour - cc[cells] - low) / span, np.float32))
+        residual = colour - cc[nearest(colour, cc, 0.5 * (cc ** 2).sum(1))]
+        low = residual.min(0)
+        span = np.maximum(residual.max(0) - low, 1e-12)
+        by_colour.sq.train(np.ascontiguousarray((residual - low) / span, np.float32))
         by_colour.is_trained = True
         faiss_module(threads)
         return cls(ds, by_shape, by_colour, threads, SPLIT, np.stack([low, span]))
@@ -211,8 +211,7 @@ class TwinIVF:
         rebuild deals them again."""
         if not len(positions):
             return
-        import faiss
-
+        faiss = faiss_module(self.threads)
         ids = np.ascontiguousarray(positions, np.int64)
         colour = np.ascontiguousarray(colour, np.float32)
         cells = self.colour.assign(colour)
@@ -270,10 +269,10 @@ class TwinIVF:
     def load(cls, folder: Path, threads: int = 2) -> "TwinIVF":
         faiss = faiss_module(threads)
         meta = json.loads((folder / "ann.json").read_text())
-        scale = folder / "colour_range.npy"
+        ranges = folder / "colour_range.npy"
         return cls(meta["shape_dim"], faiss.read_index(str(folder / "by_shape.faiss")),
                    faiss.read_index(str(folder / "by_colour.faiss")), threads, meta.get("split", 1),
-                   np.load(scale) if scale.exists() else None)
+                   np.load(ranges) if ranges.exists() else None)
 
     def nbytes(self) -> int:
         """Resident bytes: codes and labels in both files, centroids."""
